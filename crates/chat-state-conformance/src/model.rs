@@ -404,8 +404,10 @@ impl Model {
                 self.cache.insert(key.to_owned(), (value.clone(), None));
             }
             Some(t) if t > 0 => {
-                self.cache
-                    .insert(key.to_owned(), (value.clone(), Some(expiry_after(self.now, t))));
+                self.cache.insert(
+                    key.to_owned(),
+                    (value.clone(), Some(expiry_after(self.now, t))),
+                );
             }
             // Already dead: the key reads as absent, any old value is gone.
             Some(_) => {
@@ -495,9 +497,9 @@ impl Model {
 
     /// `queueDepth`: the number of live entries.
     pub fn queue_depth(&self, key: &str) -> u64 {
-        self.queues
-            .get(key)
-            .map_or(0, |q| q.iter().filter(|e| e.expires_at > self.now).count() as u64)
+        self.queues.get(key).map_or(0, |q| {
+            q.iter().filter(|e| e.expires_at > self.now).count() as u64
+        })
     }
 }
 
@@ -530,7 +532,7 @@ fn resolve(pick: &LockPick, returned: &[Lock], now: i64) -> Lock {
         LockPick::Returned(i) => nth(i).unwrap_or_else(|| bogus_lock(KEYS[0], now)),
         LockPick::OtherKey(i, key) => match nth(i) {
             Some(mut lock) => {
-                key.clone_into(&mut lock.thread_id);
+                (*key).clone_into(&mut lock.thread_id);
                 lock
             }
             None => bogus_lock(key, now),
@@ -579,11 +581,17 @@ pub async fn check<H: Harness>(harness: &H, ops: &[Op]) -> Result<(), String> {
         let (expected, actual) = match op {
             Op::Subscribe(t) => {
                 model.subscribe(t);
-                (Outcome::Done, adapter.subscribe(t).await.map(|()| Outcome::Done))
+                (
+                    Outcome::Done,
+                    adapter.subscribe(t).await.map(|()| Outcome::Done),
+                )
             }
             Op::Unsubscribe(t) => {
                 model.unsubscribe(t);
-                (Outcome::Done, adapter.unsubscribe(t).await.map(|()| Outcome::Done))
+                (
+                    Outcome::Done,
+                    adapter.unsubscribe(t).await.map(|()| Outcome::Done),
+                )
             }
             Op::IsSubscribed(t) => (
                 Outcome::Bool(model.is_subscribed(t)),
@@ -611,7 +619,10 @@ pub async fn check<H: Harness>(harness: &H, ops: &[Op]) -> Result<(), String> {
             Op::ReleaseLock(pick) => {
                 let lock = resolve(pick, &returned, now);
                 model.release_lock(&lock);
-                (Outcome::Done, adapter.release_lock(&lock).await.map(|()| Outcome::Done))
+                (
+                    Outcome::Done,
+                    adapter.release_lock(&lock).await.map(|()| Outcome::Done),
+                )
             }
             Op::ExtendLock(pick, ttl) => {
                 let lock = resolve(pick, &returned, now);
@@ -624,7 +635,10 @@ pub async fn check<H: Harness>(harness: &H, ops: &[Op]) -> Result<(), String> {
                 model.force_release_lock(key);
                 (
                     Outcome::Done,
-                    adapter.force_release_lock(key).await.map(|()| Outcome::Done),
+                    adapter
+                        .force_release_lock(key)
+                        .await
+                        .map(|()| Outcome::Done),
                 )
             }
             Op::Get(key) => (
@@ -633,7 +647,10 @@ pub async fn check<H: Harness>(harness: &H, ops: &[Op]) -> Result<(), String> {
             ),
             Op::Set(key, value, ttl) => {
                 model.set(key, value, *ttl);
-                (Outcome::Done, adapter.set(key, value, *ttl).await.map(|()| Outcome::Done))
+                (
+                    Outcome::Done,
+                    adapter.set(key, value, *ttl).await.map(|()| Outcome::Done),
+                )
             }
             Op::SetIfNotExists(key, value, ttl) => (
                 Outcome::Bool(model.set_if_not_exists(key, value, *ttl)),
@@ -644,7 +661,10 @@ pub async fn check<H: Harness>(harness: &H, ops: &[Op]) -> Result<(), String> {
             ),
             Op::Delete(key) => {
                 model.delete(key);
-                (Outcome::Done, adapter.delete(key).await.map(|()| Outcome::Done))
+                (
+                    Outcome::Done,
+                    adapter.delete(key).await.map(|()| Outcome::Done),
+                )
             }
             Op::AppendToList {
                 key,

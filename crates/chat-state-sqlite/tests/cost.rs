@@ -1,0 +1,610 @@
+//! Cost tests: no operation's work depends on how many other rows exist.
+//!
+//! Two independent checks:
+//!
+//! 1. `every_statement_is_an_index_seek` runs every engine operation over a
+//!    recording [`SqlConn`], proves that it saw every SQL statement the
+//!    engine's source contains, and asks SQLite for the plan of each one on a
+//!    database holding 100,000 other rows: no plan may read a whole table.
+//! 2. `hot_operations_cost_the_same_at_any_size` counts the virtual-machine
+//!    steps SQLite spends on one call of each hot operation through
+//!    [`SqliteState`], with no other rows and with 100,000 of them.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fs;
+use std::path::Path;
+use std::sync::Arc;
+
+use chat_state::sql::{Cell, Param, Row, SqlConn};
+use chat_state::{
+    Engine, Error, ListOptions, ManualClock, QueueEntry, RawQueueEntry, StateAdapter,
+};
+use chat_state_sqlite::{SqliteState, StatementStats};
+use rusqlite::types::{Value as SqlValue, ValueRef};
+use rusqlite::{params, params_from_iter, Connection};
+use serde_json::json;
+
+type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
+
+/// The fixed instant every test runs at.
+const NOW: i64 = 1_700_000_000_000;
+/// The engine's default key prefix, as stored in every table.
+const PREFIX: &str = "chat-sdk";
+/// How many unrelated live rows the "large" database holds.
+const OTHER_ROWS: usize = 100_000;
+
+// ---------------------------------------------------------------------------
+// Seeding
+// ---------------------------------------------------------------------------
+
+/// Key spellings for seeded rows. They sort before and after the `hot:`
+/// keys the operations use, so every seek lands between neighbours.
+fn other_key(kind: &str, i: usize) -> String {
+    const LEADS: [&str; 3] = ["a", "m", "z"];
+    format!("{}-{kind}:{i}", LEADS[i % LEADS.len()])
+}
+
+/// Inserts exactly `total` live rows under the default prefix, spread over
+/// every table: 60 % cache keys (three in four with an expiry), 10 % locks,
+/// 10 % list rows (metadata plus 49 values per list), 10 % queue entries
+/// (20 per queue) and the rest subscriptions. Returns the number inserted.
+fn seed(conn: &Connection, now: i64, total: usize) -> rusqlite::Result<usize> {
+    const ITEMS_PER_LIST: usize = 49;
+    const ENTRIES_PER_QUEUE: usize = 20;
+    let kv = total * 6 / 10;
+    let locks = total / 10;
+    let lists = total / 10 / (ITEMS_PER_LIST + 1);
+    let queues = total / 10 / ENTRIES_PER_QUEUE;
+    let subscriptions =
+        total - kv - locks - lists * (ITEMS_PER_LIST + 1) - queues * ENTRIES_PER_QUEUE;
+    let ms = |i: usize| i64::try_from(i).unwrap_or(i64::MAX);
+    let mut inserted = 0;
+
+    let mut stmt =
+        conn.prepare("INSERT INTO cs_kv (prefix, key, value, expires_at) VALUES (?1, ?2, ?3, ?4)")?;
+    for i in 0..kv {
+        let expiry = (i % 4 != 0).then(|| now + 3_600_000 + ms(i % 10_000));
+        inserted += stmt.execute(params![PREFIX, other_key("kv", i), "{\"n\":1}", expiry])?;
+    }
+
+    let mut stmt = conn.prepare(
+        "INSERT INTO cs_locks (prefix, lock_key, token, expires_at) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for i in 0..locks {
+        let expiry = now + 30_000 + ms(i);
+        inserted += stmt.execute(params![PREFIX, other_key("lock", i), "token", expiry])?;
+    }
+
+    let mut meta = conn.prepare(
+        "INSERT INTO cs_lists (prefix, key, expires_at, next_seq, len) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    let mut item = conn
+        .prepare("INSERT INTO cs_list_items (prefix, key, seq, value) VALUES (?1, ?2, ?3, ?4)")?;
+    for i in 0..lists {
+        let key = other_key("list", i);
+        let len = ms(ITEMS_PER_LIST);
+        inserted += meta.execute(params![PREFIX, key, now + 86_400_000, len, len])?;
+        for seq in 0..len {
+            inserted += item.execute(params![PREFIX, key, seq, "\"message\""])?;
+        }
+    }
+
+    let mut stmt = conn.prepare(
+        "INSERT INTO cs_queue (prefix, key, seq, enqueued_at, expires_at, entry)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for i in 0..queues {
+        let key = other_key("queue", i);
+        for seq in 1..=ms(ENTRIES_PER_QUEUE) {
+            let entry = format!(
+                "{{\"enqueuedAt\":{now},\"expiresAt\":{},\"message\":{{}}}}",
+                now + 600_000
+            );
+            inserted += stmt.execute(params![PREFIX, key, seq, now, now + 600_000 + seq, entry])?;
+        }
+    }
+
+    let mut stmt =
+        conn.prepare("INSERT INTO cs_subscriptions (prefix, thread_id) VALUES (?1, ?2)")?;
+    for i in 0..subscriptions {
+        inserted += stmt.execute(params![PREFIX, other_key("thread", i)])?;
+    }
+    Ok(inserted)
+}
+
+// ---------------------------------------------------------------------------
+// Test 1: the plan of every statement
+// ---------------------------------------------------------------------------
+
+/// A [`SqlConn`] on a plain connection (autocommit) that remembers each
+/// distinct statement it ran, with the parameters of its first run.
+struct Recorder {
+    conn: Connection,
+    seen: Vec<(&'static str, Vec<SqlValue>)>,
+}
+
+fn to_value(param: &Param<'_>) -> SqlValue {
+    match *param {
+        Param::Null => SqlValue::Null,
+        Param::Int(v) => SqlValue::Integer(v),
+        Param::Text(s) => SqlValue::Text(s.to_owned()),
+    }
+}
+
+fn to_cell(value: ValueRef<'_>) -> Cell {
+    match value {
+        ValueRef::Null => Cell::Null,
+        ValueRef::Integer(v) => Cell::Int(v),
+        ValueRef::Real(v) => Cell::Real(v),
+        ValueRef::Text(t) => Cell::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => Cell::Blob(b.to_vec()),
+    }
+}
+
+impl SqlConn for Recorder {
+    fn query(&mut self, sql: &'static str, params: &[Param<'_>]) -> chat_state::Result<Vec<Row>> {
+        let values: Vec<SqlValue> = params.iter().map(to_value).collect();
+        if !self.seen.iter().any(|(known, _)| *known == sql) {
+            self.seen.push((sql, values.clone()));
+        }
+        let fail = |e: rusqlite::Error| Error::storage("recorder", e);
+        let mut stmt = self.conn.prepare_cached(sql).map_err(fail)?;
+        let columns = stmt.column_count();
+        let mut rows = stmt.query(params_from_iter(values.iter())).map_err(fail)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(fail)? {
+            let mut cells = Vec::with_capacity(columns);
+            for i in 0..columns {
+                cells.push(to_cell(row.get_ref(i).map_err(fail)?));
+            }
+            out.push(cells);
+        }
+        Ok(out)
+    }
+}
+
+/// Every SQL string literal in the engine's source: the statements the
+/// recorder must have seen. Read at run time so that a statement added in a
+/// new module is covered too.
+fn engine_statements() -> TestResult<BTreeSet<String>> {
+    const KEYWORDS: [&str; 6] = [
+        "SELECT ", "INSERT ", "UPDATE ", "DELETE ", "CREATE ", "WITH ",
+    ];
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../chat-state/src/engine");
+    let mut found = BTreeSet::new();
+    for file in fs::read_dir(&dir)? {
+        let path = file?.path();
+        if path.extension().is_none_or(|ext| ext != "rs") {
+            continue;
+        }
+        let source = fs::read_to_string(&path)?;
+        // Statements are plain literals without escapes, so a literal runs
+        // from a quote directly followed by a keyword to the next quote.
+        let mut rest = source.as_str();
+        while let Some(open) = rest.find('"') {
+            let after = &rest[open + 1..];
+            let Some(close) = after.find('"') else { break };
+            let literal = &after[..close];
+            if KEYWORDS.iter().any(|k| literal.starts_with(k)) {
+                assert!(
+                    !literal.contains('\\'),
+                    "{}: escapes in SQL literal {literal:?}",
+                    path.display()
+                );
+                found.insert(literal.to_owned());
+                rest = &after[close + 1..];
+            } else {
+                // Not a statement: resume just after its opening quote, so a
+                // closing quote is never mistaken for an opening one twice.
+                rest = after;
+            }
+        }
+    }
+    assert!(
+        found.len() > 20,
+        "found only {} statements in {}",
+        found.len(),
+        dir.display()
+    );
+    Ok(found)
+}
+
+fn value(n: i64) -> String {
+    format!("{{\"n\":{n}}}")
+}
+
+fn queue_entry(now: i64, ttl: i64) -> RawQueueEntry {
+    RawQueueEntry {
+        enqueued_at: now,
+        expires_at: now + ttl,
+        json: format!(
+            "{{\"enqueuedAt\":{now},\"expiresAt\":{},\"message\":{{}}}}",
+            now + ttl
+        ),
+    }
+}
+
+/// Runs every operation down every branch that issues a statement.
+fn exercise(engine: &Engine, clock: &ManualClock, c: &mut Recorder) -> TestResult {
+    // Subscriptions.
+    engine.subscribe(c, "hot:thread")?;
+    assert!(engine.is_subscribed(c, "hot:thread")?);
+    engine.unsubscribe(c, "hot:thread")?;
+    assert!(!engine.is_subscribed(c, "hot:thread")?);
+
+    // Locks.
+    let lock = engine
+        .acquire_lock(c, "hot:lock", 30_000, None)?
+        .ok_or("a free lock was not acquired")?;
+    assert!(engine.acquire_lock(c, "hot:lock", 30_000, None)?.is_none());
+    assert!(engine.extend_lock(c, "hot:lock", &lock.token, 60_000)?);
+    assert!(engine.extend_lock(c, "hot:lock", &lock.token, 0)?);
+    assert!(!engine.extend_lock(c, "hot:lock", &lock.token, 60_000)?);
+    let lock = engine
+        .acquire_lock(c, "hot:lock", 30_000, None)?
+        .ok_or("a freed lock was not acquired")?;
+    engine.release_lock(c, "hot:lock", &lock.token)?;
+    engine
+        .acquire_lock(c, "hot:lock", 30_000, None)?
+        .ok_or("a released lock was not acquired")?;
+    engine.force_release_lock(c, "hot:lock")?;
+
+    // Cache.
+    engine.set(c, "hot:kv", &value(1), None)?;
+    engine.set(c, "hot:kv", &value(2), Some(60_000))?;
+    assert_eq!(engine.get(c, "hot:kv")?, Some(value(2)));
+    engine.set(c, "hot:kv", &value(3), Some(-1))?;
+    assert_eq!(engine.get(c, "hot:kv")?, None);
+    assert!(
+        engine
+            .set_if_not_exists(c, "hot:nx1", &value(1), None)?
+            .value
+    );
+    assert!(
+        !engine
+            .set_if_not_exists(c, "hot:nx1", &value(2), None)?
+            .value
+    );
+    assert!(
+        engine
+            .set_if_not_exists(c, "hot:nx2", &value(1), Some(60_000))?
+            .value
+    );
+    assert!(
+        engine
+            .set_if_not_exists(c, "hot:nx3", &value(1), Some(-1))?
+            .value
+    );
+    assert!(
+        !engine
+            .set_if_not_exists(c, "hot:nx2", &value(1), Some(-1))?
+            .value
+    );
+    engine.delete(c, "hot:nx1")?;
+
+    // Lists: fresh, appends that trim, onto a dead list, negative TTL.
+    let bounded = ListOptions::max_length(3).with_ttl_ms(1_000);
+    for n in 0..5 {
+        engine.append_to_list(c, "hot:list", &value(n), bounded)?;
+    }
+    assert_eq!(
+        engine.get_list(c, "hot:list")?,
+        vec![value(2), value(3), value(4)]
+    );
+    clock.advance(2_000);
+    engine.append_to_list(c, "hot:list", &value(9), bounded)?;
+    assert_eq!(engine.get_list(c, "hot:list")?, vec![value(9)]);
+    engine.append_to_list(
+        c,
+        "hot:list",
+        &value(10),
+        ListOptions::default().with_ttl_ms(-1),
+    )?;
+    assert!(engine.get_list(c, "hot:list")?.is_empty());
+    let now = engine.now();
+
+    // Queues: live, bounded (trims), dead on arrival, hit, empty.
+    assert_eq!(
+        engine
+            .enqueue(c, "hot:queue", &queue_entry(now, 1_000), 0)?
+            .value,
+        1
+    );
+    for _ in 0..3 {
+        engine.enqueue(c, "hot:queue", &queue_entry(now, 60_000), 2)?;
+    }
+    assert_eq!(engine.queue_depth(c, "hot:queue")?, 2);
+    assert_eq!(
+        engine
+            .enqueue(c, "hot:queue", &queue_entry(now, -1), 2)?
+            .value,
+        2
+    );
+    assert!(engine.dequeue(c, "hot:queue")?.is_some());
+    assert!(engine.dequeue(c, "hot:queue")?.is_some());
+    assert!(engine.dequeue(c, "hot:queue")?.is_none());
+
+    // Sweep: leave one due row of each kind, then purge.
+    engine.set(c, "hot:due", &value(1), Some(10))?;
+    engine.append_to_list(
+        c,
+        "hot:due",
+        &value(1),
+        ListOptions::default().with_ttl_ms(10),
+    )?;
+    engine.enqueue(c, "hot:due", &queue_entry(now, 10), 0)?;
+    engine.acquire_lock(c, "hot:due", 10, None)?;
+    clock.advance(100);
+    let purge = engine.purge_expired(c, engine.now(), 100)?;
+    assert_eq!(
+        purge.deleted, 5,
+        "one cache key, list, list value, queue entry and lock"
+    );
+    assert!(engine.next_expiry(c)?.is_some());
+    Ok(())
+}
+
+/// One line of a query plan, with its depth in the plan tree.
+struct PlanLine {
+    depth: usize,
+    detail: String,
+}
+
+fn query_plan(
+    conn: &Connection,
+    sql: &str,
+    params: &[SqlValue],
+) -> rusqlite::Result<Vec<PlanLine>> {
+    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+    let rows = stmt.query_map(params_from_iter(params.iter()), |row| {
+        Ok((
+            row.get::<_, i64>(0)?,
+            row.get::<_, i64>(1)?,
+            row.get::<_, String>(3)?,
+        ))
+    })?;
+    let mut depths: HashMap<i64, usize> = HashMap::new();
+    let mut lines = Vec::new();
+    for row in rows {
+        let (id, parent, detail) = row?;
+        let depth = depths.get(&parent).map_or(0, |d| d + 1);
+        depths.insert(id, depth);
+        lines.push(PlanLine { depth, detail });
+    }
+    Ok(lines)
+}
+
+/// Why a plan line reads more than the rows the statement is about, if it
+/// does.
+fn plan_problem(detail: &str) -> Option<&'static str> {
+    if detail.starts_with("SCAN ") && detail != "SCAN CONSTANT ROW" {
+        return Some("scans a table or index from end to end");
+    }
+    None
+}
+
+fn one_line(sql: &str) -> String {
+    sql.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn check_plans(
+    conn: &Connection,
+    seen: &[(&'static str, Vec<SqlValue>)],
+    label: &str,
+) -> TestResult<Vec<String>> {
+    println!("\n=== query plans {label} ===");
+    let mut problems = Vec::new();
+    for (sql, params) in seen {
+        let plan = query_plan(conn, sql, params)?;
+        println!("\n{}", one_line(sql));
+        if plan.is_empty() {
+            println!("    (no table access)");
+        }
+        for line in &plan {
+            println!("    {}{}", "  ".repeat(line.depth), line.detail);
+            if let Some(problem) = plan_problem(&line.detail) {
+                problems.push(format!(
+                    "{label}: `{}` {problem}: {}",
+                    one_line(sql),
+                    line.detail
+                ));
+            }
+        }
+    }
+    Ok(problems)
+}
+
+#[test]
+fn every_statement_is_an_index_seek() -> TestResult {
+    let clock = Arc::new(ManualClock::new(NOW));
+    let engine = Engine::new(clock.clone());
+    let mut rec = Recorder {
+        conn: Connection::open_in_memory()?,
+        seen: Vec::new(),
+    };
+    engine.migrate(&mut rec)?;
+    rec.conn.execute_batch("BEGIN")?;
+    let seeded = seed(&rec.conn, NOW, OTHER_ROWS)?;
+    rec.conn.execute_batch("COMMIT")?;
+    assert_eq!(seeded, OTHER_ROWS);
+
+    exercise(&engine, &clock, &mut rec)?;
+
+    let captured: BTreeSet<String> = rec.seen.iter().map(|(s, _)| (*s).to_owned()).collect();
+    let missing: Vec<String> = engine_statements()?
+        .difference(&captured)
+        .map(|s| one_line(s))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "statements never run by the test: {missing:#?}"
+    );
+    println!("{} distinct statements captured", captured.len());
+
+    let mut problems = check_plans(&rec.conn, &rec.seen, "without statistics")?;
+    // The planner may choose differently once it has statistics (after an
+    // ANALYZE or `PRAGMA optimize` by an operator): check that case too.
+    rec.conn.execute_batch("ANALYZE")?;
+    println!("\n=== sqlite_stat1 ===");
+    let mut stat = rec
+        .conn
+        .prepare("SELECT tbl, idx, stat FROM sqlite_stat1 ORDER BY tbl, idx")?;
+    let mut rows = stat.query([])?;
+    while let Some(row) = rows.next()? {
+        let (tbl, idx, stat): (String, Option<String>, String) =
+            (row.get(0)?, row.get(1)?, row.get(2)?);
+        println!("    {tbl:<18} {:<18} {stat}", idx.unwrap_or_default());
+    }
+    drop(rows);
+    drop(stat);
+    problems.extend(check_plans(&rec.conn, &rec.seen, "after ANALYZE")?);
+    assert!(problems.is_empty(), "statements that scan: {problems:#?}");
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Test 2: counted work of the hot operations
+// ---------------------------------------------------------------------------
+
+/// What one call cost, from the store's statement counters.
+#[derive(Debug, Clone, Copy)]
+struct Cost {
+    operation: &'static str,
+    statements: u64,
+    vm_steps: u64,
+    fullscan_steps: u64,
+    rows_returned: u64,
+}
+
+impl Cost {
+    fn between(operation: &'static str, before: StatementStats, after: StatementStats) -> Self {
+        Self {
+            operation,
+            statements: after.statements - before.statements,
+            vm_steps: after.vm_steps - before.vm_steps,
+            fullscan_steps: after.fullscan_steps - before.fullscan_steps,
+            rows_returned: after.rows_returned - before.rows_returned,
+        }
+    }
+}
+
+/// One call of each hot operation on a fresh in-memory store that holds
+/// `others` unrelated live rows. Calls run inline (no runtime).
+fn measure(others: usize) -> TestResult<Vec<Cost>> {
+    futures::executor::block_on(async move {
+        let clock = Arc::new(ManualClock::new(NOW));
+        let state = SqliteState::builder_in_memory()
+            .clock(clock)
+            .sweep_interval(None)
+            .build();
+        state.connect().await?;
+        let seeded = state
+            .with_connection(move |conn| seed(conn, NOW, others))
+            .await?;
+        assert_eq!(seeded, others);
+
+        // Set-up, not measured.
+        let message = json!({"id": "m", "text": "hello"});
+        let window = ListOptions::max_length(50).with_ttl_ms(3_600_000);
+        for _ in 0..50 {
+            state
+                .append_to_list("hot:history", &message, window)
+                .await?;
+            state.append_to_list("hot:read", &message, window).await?;
+        }
+        let entry = QueueEntry {
+            enqueued_at: NOW,
+            expires_at: NOW + 60_000,
+            message: message.clone(),
+        };
+
+        let mut costs = Vec::new();
+        let mut before = state.stats();
+        let mut record = |operation: &'static str, state: &SqliteState| {
+            let after = state.stats();
+            costs.push(Cost::between(operation, before, after));
+            before = after;
+        };
+
+        state.set("hot:set", &message, Some(60_000)).await?;
+        record("set, ttl", &state);
+        assert!(
+            state
+                .set_if_not_exists("hot:nx", &message, Some(60_000))
+                .await?
+        );
+        record("setIfNotExists, ttl, new key", &state);
+        assert!(state.get("hot:set").await?.is_some());
+        record("get, hit", &state);
+        let lock = state
+            .acquire_lock("hot:lock", 30_000)
+            .await?
+            .ok_or("lock not acquired")?;
+        state.release_lock(&lock).await?;
+        record("acquireLock + releaseLock", &state);
+        assert_eq!(state.enqueue("hot:queue", &entry, 10).await?, 1);
+        assert!(state.dequeue("hot:queue").await?.is_some());
+        record("enqueue (maxSize 10) + dequeue", &state);
+        state
+            .append_to_list("hot:history", &message, window)
+            .await?;
+        record("appendToList, full 50, ttl", &state);
+        assert_eq!(state.get_list("hot:read").await?.len(), 50);
+        record("getList, 50 values", &state);
+        state.subscribe("hot:thread").await?;
+        record("subscribe, new", &state);
+        assert!(state.is_subscribed("hot:thread").await?);
+        record("isSubscribed, hit", &state);
+        Ok(costs)
+    })
+}
+
+#[test]
+fn hot_operations_cost_the_same_at_any_size() -> TestResult {
+    let small = measure(0)?;
+    let large = measure(OTHER_ROWS)?;
+
+    println!(
+        "\n{:<32} {:>5} {:>9} {:>9} {:>9} {:>9} {:>6}",
+        "operation", "stmts", "vm @0", "vm @100k", "scan @0", "scan@100k", "rows"
+    );
+    for (s, l) in small.iter().zip(&large) {
+        println!(
+            "{:<32} {:>5} {:>9} {:>9} {:>9} {:>9} {:>6}",
+            s.operation,
+            s.statements,
+            s.vm_steps,
+            l.vm_steps,
+            s.fullscan_steps,
+            l.fullscan_steps,
+            s.rows_returned
+        );
+    }
+
+    assert_eq!(small.len(), large.len());
+    for (s, l) in small.iter().zip(&large) {
+        assert_eq!(s.operation, l.operation);
+        assert_eq!(
+            s.fullscan_steps, 0,
+            "{} scans with no other rows",
+            s.operation
+        );
+        assert_eq!(
+            l.fullscan_steps, 0,
+            "{} scans with {OTHER_ROWS} other rows",
+            l.operation
+        );
+        assert_eq!(
+            s.statements, l.statements,
+            "{}: statement count",
+            s.operation
+        );
+        assert_eq!(
+            s.rows_returned, l.rows_returned,
+            "{}: rows returned",
+            s.operation
+        );
+        assert_eq!(s.vm_steps, l.vm_steps, "{}: vm steps", s.operation);
+    }
+    Ok(())
+}
