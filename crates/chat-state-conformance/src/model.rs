@@ -724,6 +724,7 @@ pub async fn check<H: Harness>(harness: &H, ops: &[Op]) -> Result<(), String> {
                 continue;
             }
             Op::AdvanceToExpiry { pick, before } => {
+                *STATS.lock().expect("stats").entry(format!("ATE:{}", model.future_expiries().len().min(3))).or_insert(0) += 1;
                 let expiries = model.future_expiries();
                 let ms = expiries
                     .get(pick.index(expiries.len().max(1)))
@@ -747,6 +748,22 @@ pub async fn check<H: Harness>(harness: &H, ops: &[Op]) -> Result<(), String> {
                 continue;
             }
         };
+        {
+            let name = format!("{op:?}");
+            let name = name.split(|c: char| c == '(' || c == ' ').next().unwrap_or("").to_owned();
+            let summary = match &expected {
+                Outcome::Done => "done".to_owned(),
+                Outcome::Bool(b) => b.to_string(),
+                Outcome::Value(v) => if v.is_some() { "some" } else { "none" }.to_owned(),
+                Outcome::List(v) => format!("len{}", v.len()),
+                Outcome::Count(c) => format!("n{c}"),
+                Outcome::Entry(v) => if v.is_some() { "some" } else { "none" }.to_owned(),
+                Outcome::Lock(v) => match v { Some((_, e)) if *e > now => "held".to_owned(), Some(_) => "dead".to_owned(), None => "none".to_owned() },
+            };
+            let edge = if model.future_expiries().is_empty() { "" } else { "" };
+            let _ = edge;
+            *STATS.lock().expect("stats").entry(format!("{name}:{summary}")).or_insert(0) += 1;
+        }
         match actual {
             Ok(actual) if actual == expected => {}
             Ok(actual) => return Err(fail(&expected, &actual)),
@@ -864,3 +881,6 @@ mod tests {
         assert_eq!(m.queue_depth("q"), 1);
     }
 }
+
+/// tmp
+pub static STATS: std::sync::Mutex<BTreeMap<String, u64>> = std::sync::Mutex::new(BTreeMap::new());

@@ -32,3 +32,8 @@ mod state;
 
 pub use conn::StatementStats;
 pub use state::{Builder, SqliteState};
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;

@@ -152,6 +152,7 @@ proptest! {
             .build()
             .map_err(|e| TestCaseError::fail(format!("tokio runtime: {e}")))?;
         let outcome = runtime.block_on(model::check(&NativeHarness, &ops));
+        eprintln!("STATS {:?}", model::STATS.lock().expect("s"));
         prop_assert!(outcome.is_ok(), "{}", outcome.err().unwrap_or_default());
     }
 }
