@@ -40,6 +40,9 @@ pub enum LockPick {
     /// among all locks returned so far (a bogus lock on the first key if none
     /// was returned yet).
     Returned(Index),
+    /// The lock the backend returned most recently (a bogus lock on the
+    /// first key if none was returned yet).
+    Latest,
     /// The token of a lock returned earlier, presented for another key.
     OtherKey(Index, &'static str),
     /// A token the backend never issued, for this key.
@@ -175,7 +178,8 @@ fn step() -> impl Strategy<Value = i64> {
 
 fn lock_pick() -> impl Strategy<Value = LockPick> {
     prop_oneof![
-        6 => any::<Index>().prop_map(LockPick::Returned),
+        4 => any::<Index>().prop_map(LockPick::Returned),
+        4 => Just(LockPick::Latest),
         1 => (any::<Index>(), key()).prop_map(|(i, k)| LockPick::OtherKey(i, k)),
         1 => key().prop_map(LockPick::Bogus),
     ]
@@ -530,6 +534,10 @@ fn resolve(pick: &LockPick, returned: &[Lock], now: i64) -> Lock {
     let nth = |i: &Index| returned.get(i.index(returned.len().max(1))).cloned();
     match pick {
         LockPick::Returned(i) => nth(i).unwrap_or_else(|| bogus_lock(KEYS[0], now)),
+        LockPick::Latest => returned
+            .last()
+            .cloned()
+            .unwrap_or_else(|| bogus_lock(KEYS[0], now)),
         LockPick::OtherKey(i, key) => match nth(i) {
             Some(mut lock) => {
                 (*key).clone_into(&mut lock.thread_id);
@@ -724,7 +732,6 @@ pub async fn check<H: Harness>(harness: &H, ops: &[Op]) -> Result<(), String> {
                 continue;
             }
             Op::AdvanceToExpiry { pick, before } => {
-                *STATS.lock().expect("stats").entry(format!("ATE:{}", model.future_expiries().len().min(3))).or_insert(0) += 1;
                 let expiries = model.future_expiries();
                 let ms = expiries
                     .get(pick.index(expiries.len().max(1)))
@@ -748,22 +755,6 @@ pub async fn check<H: Harness>(harness: &H, ops: &[Op]) -> Result<(), String> {
                 continue;
             }
         };
-        {
-            let name = format!("{op:?}");
-            let name = name.split(|c: char| c == '(' || c == ' ').next().unwrap_or("").to_owned();
-            let summary = match &expected {
-                Outcome::Done => "done".to_owned(),
-                Outcome::Bool(b) => b.to_string(),
-                Outcome::Value(v) => if v.is_some() { "some" } else { "none" }.to_owned(),
-                Outcome::List(v) => format!("len{}", v.len()),
-                Outcome::Count(c) => format!("n{c}"),
-                Outcome::Entry(v) => if v.is_some() { "some" } else { "none" }.to_owned(),
-                Outcome::Lock(v) => match v { Some((_, e)) if *e > now => "held".to_owned(), Some(_) => "dead".to_owned(), None => "none".to_owned() },
-            };
-            let edge = if model.future_expiries().is_empty() { "" } else { "" };
-            let _ = edge;
-            *STATS.lock().expect("stats").entry(format!("{name}:{summary}")).or_insert(0) += 1;
-        }
         match actual {
             Ok(actual) if actual == expected => {}
             Ok(actual) => return Err(fail(&expected, &actual)),
@@ -774,6 +765,38 @@ pub async fn check<H: Harness>(harness: &H, ops: &[Op]) -> Result<(), String> {
         .disconnect()
         .await
         .map_err(|e| format!("disconnect failed: {e}"))
+}
+
+/// Greedily removes operations from a failing sequence while it still
+/// fails, until no single removal keeps it failing, and returns the result
+/// with its failure. Meant for after proptest's own shrinking, which tends
+/// to leave harmless operations in place rather than remove them.
+///
+/// Returns `ops` unchanged, with `Ok`, if it does not fail.
+pub async fn minimize<H: Harness>(harness: &H, ops: &[Op]) -> (Vec<Op>, Result<(), String>) {
+    let mut current = ops.to_vec();
+    let mut outcome = check(harness, &current).await;
+    if outcome.is_ok() {
+        return (current, outcome);
+    }
+    loop {
+        let before = current.len();
+        let mut i = 0;
+        while i < current.len() {
+            let mut candidate = current.clone();
+            candidate.remove(i);
+            match check(harness, &candidate).await {
+                Err(e) => {
+                    current = candidate;
+                    outcome = Err(e);
+                }
+                Ok(()) => i += 1,
+            }
+        }
+        if current.len() == before {
+            return (current, outcome);
+        }
+    }
 }
 
 /// Moves both clocks by `ms` and checks that they still agree.
@@ -881,6 +904,3 @@ mod tests {
         assert_eq!(m.queue_depth("q"), 1);
     }
 }
-
-/// tmp
-pub static STATS: std::sync::Mutex<BTreeMap<String, u64>> = std::sync::Mutex::new(BTreeMap::new());

@@ -195,6 +195,39 @@ impl SqliteState {
         .await
     }
 
+    /// Serves one request of the client/object protocol
+    /// ([`chat_state::wire`]) in one transaction and returns the reply text.
+    /// A call that fails is rolled back and answered with an error reply.
+    ///
+    /// This lets the native store stand in for a Durable Object behind any
+    /// transport, so that a protocol client can be tested without Workers.
+    pub async fn serve(&self, request: String) -> Result<String> {
+        if !self.inner.connected.load(Ordering::Acquire) {
+            return Err(Error::NotConnected { backend: BACKEND });
+        }
+        let inner = self.inner.clone();
+        blocking(move || {
+            let mut guard = lock(&inner.conn);
+            let conn = guard.as_mut().ok_or(Error::NotConnected { backend: BACKEND })?;
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|e| storage_error("begin", e))?;
+            let outcome = chat_state::wire::dispatch(
+                &inner.engine,
+                &mut TxConn {
+                    tx: &tx,
+                    counters: &inner.counters,
+                },
+                &request,
+            );
+            if !outcome.failed {
+                tx.commit().map_err(|e| storage_error("commit", e))?;
+            }
+            Ok(outcome.reply)
+        })
+        .await
+    }
+
     /// Deletes expired rows now, in batches until none is due, and returns
     /// what the last batch left. The background sweep does the same.
     pub async fn purge_expired(&self) -> Result<Purge> {

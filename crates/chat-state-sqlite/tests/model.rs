@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chat_state::{ListOptions, Lock, ManualClock, Purge, QueueEntry, Result, StateAdapter};
 use chat_state_conformance::{model, Harness, RawStore, TestResult};
 use chat_state_sqlite::SqliteState;
-use proptest::prelude::*;
+use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestError, TestRunner};
 use serde_json::Value;
 
 /// Where every fresh store's clock starts.
@@ -139,20 +139,44 @@ impl Harness for NativeHarness {
     }
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 2_000,
-        ..ProptestConfig::default()
-    })]
+/// Runs `f` on a new current-thread Tokio runtime.
+fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a current-thread Tokio runtime can be built")
+        .block_on(f)
+}
 
-    #[test]
-    fn native_store_matches_the_model(ops in model::ops()) {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| TestCaseError::fail(format!("tokio runtime: {e}")))?;
-        let outcome = runtime.block_on(model::check(&NativeHarness, &ops));
-        eprintln!("STATS {:?}", model::STATS.lock().expect("s"));
-        prop_assert!(outcome.is_ok(), "{}", outcome.err().unwrap_or_default());
+/// 2,000 random sequences of up to 200 operations each. On a failure,
+/// proptest shrinks the sequence, then [`model::minimize`] drops every
+/// operation that is not needed to reproduce it, and the test panics with
+/// the result, one operation per line.
+#[test]
+fn native_store_matches_the_model() {
+    let config = ProptestConfig {
+        cases: 2_000,
+        source_file: Some(file!()),
+        ..ProptestConfig::default()
+    };
+    let mut runner = TestRunner::new(config);
+    let result = runner.run(&model::ops(), |ops| {
+        block_on(model::check(&NativeHarness, &ops)).map_err(TestCaseError::fail)
+    });
+    match result {
+        Ok(()) => {}
+        Err(TestError::Fail(reason, ops)) => {
+            let (minimal, outcome) = block_on(model::minimize(&NativeHarness, &ops));
+            let listing: Vec<String> = minimal.iter().map(|op| format!("  {op:?}")).collect();
+            panic!(
+                "the native store differs from the model: {reason}\n\
+                 minimal sequence ({} ops):\n{}\n\
+                 its failure: {}",
+                minimal.len(),
+                listing.join("\n"),
+                outcome.err().unwrap_or_default()
+            );
+        }
+        Err(abort) => panic!("proptest gave up: {abort}"),
     }
 }

@@ -79,6 +79,16 @@ pub enum Error {
         overloaded: bool,
     },
 
+    /// An error reported by the remote object that ran the call, with the
+    /// kind and message it reported.
+    #[error("{message}")]
+    Remote {
+        /// The kind of error the remote side reported.
+        kind: ErrorKind,
+        /// The remote side's message.
+        message: String,
+    },
+
     /// The two sides of a connection speak different protocol versions, or
     /// the reply could not be understood. Upgrade the older side.
     #[error("protocol error: {message}")]
@@ -137,6 +147,7 @@ impl Error {
             Error::Decode { .. } => ErrorKind::Decode,
             Error::Storage { .. } => ErrorKind::Storage,
             Error::Protocol { .. } => ErrorKind::Protocol,
+            Error::Remote { kind, .. } => *kind,
         }
     }
 

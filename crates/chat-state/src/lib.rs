@@ -25,6 +25,8 @@
 //!   [`sql::SqlConn`], the schema and its migrations, and the expiry sweep.
 //!   One submodule per store: subscriptions, locks, cache, lists, queues.
 //! - [`json`]: encoding of values and the lenient decoding of stored text.
+//! - [`wire`]: the versioned JSON protocol between a client and a Durable
+//!   Object, and the dispatcher that runs a request on the engine.
 //! - [`limits`]: the size limits and the normalisation of loosely typed
 //!   arguments (TTLs and bounds arriving as JavaScript numbers).
 //!
@@ -42,6 +44,7 @@ pub mod json;
 pub mod limits;
 pub mod sql;
 mod types;
+pub mod wire;
 
 pub use adapter::StateAdapter;
 pub use clock::{Clock, ManualClock, SystemClock};
