@@ -825,7 +825,8 @@ async fn reconnect<A: StateAdapter>(adapter: &A) -> Result<(), String> {
         .await
         .map_err(|e| format!("disconnect failed: {e}"))?;
     match adapter.queue_depth(KEYS[0]).await {
-        Err(e) if e.kind() == ErrorKind::NotConnected => {}
+        Err(e)
+            if e.kind() == ErrorKind::NotConnected && e.to_string().contains("not connected") => {}
         other => return Err(format!("queueDepth while disconnected gave {other:?}")),
     }
     adapter

@@ -101,11 +101,9 @@ fn seed(conn: &Connection, now: i64, total: usize) -> rusqlite::Result<usize> {
     for i in 0..queues {
         let key = other_key("queue", i);
         for seq in 1..=ms(ENTRIES_PER_QUEUE) {
-            let entry = format!(
-                "{{\"enqueuedAt\":{now},\"expiresAt\":{},\"message\":{{}}}}",
-                now + 600_000
-            );
-            inserted += stmt.execute(params![PREFIX, key, seq, now, now + 600_000 + seq, entry])?;
+            let expiry = now + 600_000 + seq;
+            let entry = format!("{{\"enqueuedAt\":{now},\"expiresAt\":{expiry},\"message\":{{}}}}");
+            inserted += stmt.execute(params![PREFIX, key, seq, now, expiry, entry])?;
         }
     }
 

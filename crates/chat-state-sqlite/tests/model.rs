@@ -148,14 +148,15 @@ fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
         .block_on(f)
 }
 
-/// 2,000 random sequences of up to 200 operations each. On a failure,
+/// 2,000 (or `PROPTEST_CASES`, if more) random sequences of up to 200 operations each. On a failure,
 /// proptest shrinks the sequence, then [`model::minimize`] drops every
 /// operation that is not needed to reproduce it, and the test panics with
 /// the result, one operation per line.
 #[test]
 fn native_store_matches_the_model() {
     let config = ProptestConfig {
-        cases: 2_000,
+        // At least 2,000; `PROPTEST_CASES` may ask for more.
+        cases: ProptestConfig::default().cases.max(2_000),
         source_file: Some(file!()),
         ..ProptestConfig::default()
     };

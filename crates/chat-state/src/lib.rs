@@ -27,6 +27,7 @@
 //! - [`json`]: encoding of values and the lenient decoding of stored text.
 //! - [`wire`]: the versioned JSON protocol between a client and a Durable
 //!   Object, and the dispatcher that runs a request on the engine.
+//! - [`routing`]: which Durable Object owns a call, for sharded clients.
 //! - [`limits`]: the size limits and the normalisation of loosely typed
 //!   arguments (TTLs and bounds arriving as JavaScript numbers).
 //!
@@ -42,6 +43,7 @@ mod engine;
 mod error;
 pub mod json;
 pub mod limits;
+pub mod routing;
 pub mod sql;
 mod types;
 pub mod wire;

@@ -1,0 +1,226 @@
+//! The Durable Object.
+
+// The `durable_object` macro generates wasm-bindgen glue without docs.
+#![allow(missing_docs)]
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use chat_state::wire::{self, Cost, WireError};
+use chat_state::{Engine, Error, Result};
+use serde::Deserialize;
+use serde_json::json;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use worker::{durable_object, Env, Method, Request, Response, State};
+
+use crate::alarm::Alarm;
+use crate::clock::WorkerClock;
+use crate::sql::DoSql;
+
+#[wasm_bindgen]
+extern "C" {
+    /// `ctx.storage`, for the one method workers-rs does not bind.
+    #[wasm_bindgen(extends = js_sys::Object)]
+    type TxStorage;
+
+    /// Runs the callback in a SQLite transaction, rolling back if it throws.
+    #[wasm_bindgen(method, catch, js_name = transactionSync)]
+    fn transaction_sync(this: &TxStorage, f: &js_sys::Function) -> std::result::Result<JsValue, JsValue>;
+}
+
+/// Rows read and written since this instance woke, for the inspector.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Totals {
+    pub(crate) calls: u64,
+    pub(crate) rows_read: u64,
+    pub(crate) rows_written: u64,
+}
+
+/// The Chat SDK state of one shard: subscriptions, locks, cache, lists and
+/// queues in the object's SQLite storage.
+///
+/// # Concurrency
+///
+/// A Durable Object handles one event at a time while it runs synchronous
+/// code, and every call here runs its SQL synchronously inside one
+/// `transactionSync`, so calls are atomic and linearisable: of many
+/// concurrent `acquireLock` or `setIfNotExists` calls on a free key exactly
+/// one wins. Only the alarm bookkeeping after a call awaits.
+#[durable_object]
+pub struct ChatStateDO {
+    state: State,
+    pub(crate) engine: Engine,
+    pub(crate) clock: WorkerClock,
+    /// The schema is checked once per wake; the result is kept here.
+    migrated: Cell<bool>,
+    pub(crate) alarm: Alarm,
+    pub(crate) totals: Cell<Totals>,
+    /// Test-only operations (`test.*`), on when the Worker's environment
+    /// sets `CHAT_STATE_TEST_HOOKS` to `"1"`.
+    test_hooks: bool,
+}
+
+fn env_flag(env: &Env, name: &str) -> Option<String> {
+    env.var(name).ok().map(|v| v.to_string())
+}
+
+impl worker::DurableObject for ChatStateDO {
+    fn new(state: State, env: Env) -> Self {
+        let clock = WorkerClock::default();
+        let window_ms = env_flag(&env, "CHAT_STATE_ALARM_WINDOW_MS")
+            .and_then(|v| v.parse::<i64>().ok())
+            .filter(|w| *w >= 0)
+            .unwrap_or(crate::alarm::DEFAULT_WINDOW_MS);
+        Self {
+            state,
+            engine: Engine::new(Arc::new(clock.clone())),
+            clock,
+            migrated: Cell::new(false),
+            alarm: Alarm::new(window_ms),
+            totals: Cell::new(Totals::default()),
+            test_hooks: env_flag(&env, "CHAT_STATE_TEST_HOOKS").as_deref() == Some("1"),
+        }
+    }
+
+    async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
+        if req.method() != Method::Post {
+            return Response::error("POST a chat-state protocol envelope", 405);
+        }
+        let body = req.text().await?;
+        let reply = self.handle(body).await;
+        let mut response = Response::ok(reply)?;
+        response
+            .headers_mut()
+            .set("content-type", "application/json")?;
+        Ok(response)
+    }
+
+    async fn alarm(&self) -> worker::Result<Response> {
+        self.alarm.fired(self).await;
+        Response::ok("")
+    }
+}
+
+#[wasm_bindgen]
+impl ChatStateDO {
+    /// One protocol request in, one reply out: the RPC entry point.
+    pub async fn call(&self, request: String) -> String {
+        self.handle(request).await
+    }
+}
+
+fn error_reply(error: &Error) -> String {
+    json!({"v": wire::VERSION, "err": WireError::from_error(error)}).to_string()
+}
+
+#[derive(Deserialize)]
+struct Op<'a> {
+    op: &'a str,
+}
+
+impl ChatStateDO {
+    pub(crate) async fn handle(&self, request: String) -> String {
+        if self.test_hooks {
+            if let Ok(Op { op }) = serde_json::from_str::<Op<'_>>(&request) {
+                if op.starts_with("test.") || op == "inspect" {
+                    return match crate::alarm::test_hook(self, &request).await {
+                        Ok(reply) => reply,
+                        Err(e) => error_reply(&e),
+                    };
+                }
+            }
+        }
+        if let Err(e) = self.ensure_migrated() {
+            return error_reply(&e);
+        }
+        let engine = self.engine.clone();
+        let ran = self.transaction(move |conn| {
+            let outcome = wire::dispatch(&engine, conn, &request);
+            let commit = !outcome.failed;
+            (outcome, commit)
+        });
+        let (outcome, cost) = match ran {
+            Ok(v) => v,
+            Err(e) => return error_reply(&e),
+        };
+        self.count(cost);
+        let reply = if outcome.wants_cost {
+            wire::with_cost(&outcome.reply, cost)
+        } else {
+            outcome.reply
+        };
+        // After the commit: failures here are logged, never reported as a
+        // failure of the call (its effect is durable).
+        self.alarm.after_call(self, outcome.expiry).await;
+        reply
+    }
+
+    pub(crate) fn count(&self, cost: Cost) {
+        let mut t = self.totals.get();
+        t.calls += 1;
+        t.rows_read += cost.rows_read;
+        t.rows_written += cost.rows_written;
+        self.totals.set(t);
+    }
+
+    pub(crate) fn storage(&self) -> worker::Storage {
+        self.state.storage()
+    }
+
+    fn ensure_migrated(&self) -> Result<()> {
+        if self.migrated.get() {
+            return Ok(());
+        }
+        let engine = self.engine.clone();
+        let (result, cost) = self.transaction(move |conn| {
+            let r = engine.migrate(conn);
+            let ok = r.is_ok();
+            (r, ok)
+        })?;
+        self.count(cost);
+        result?;
+        self.migrated.set(true);
+        Ok(())
+    }
+
+    /// Runs `f` inside `transactionSync`; `f` returns its value and whether
+    /// to commit. The value comes back either way, with the rows counted.
+    pub(crate) fn transaction<T: 'static>(
+        &self,
+        f: impl FnOnce(&mut DoSql<'_>) -> (T, bool) + 'static,
+    ) -> Result<(T, Cost)> {
+        let sql = self.state.storage().sql();
+        let slot: Rc<RefCell<Option<(T, Cost)>>> = Rc::new(RefCell::new(None));
+        let out = slot.clone();
+        let body = Closure::once(move || -> std::result::Result<JsValue, JsValue> {
+            let mut conn = DoSql::new(&sql);
+            let (value, commit) = f(&mut conn);
+            let cost = conn.cost;
+            *out.borrow_mut() = Some((value, cost));
+            if commit {
+                Ok(JsValue::UNDEFINED)
+            } else {
+                Err(JsValue::from_str("rolled back"))
+            }
+        });
+        let handle = self.state.storage();
+        let raw: &JsValue = handle.as_raw().as_ref();
+        let storage: TxStorage = raw.clone().unchecked_into();
+        let result = storage.transaction_sync(body.as_ref().unchecked_ref());
+        let taken = slot.borrow_mut().take();
+        match taken {
+            Some(v) => Ok(v),
+            None => Err(Error::storage(
+                "transactionSync",
+                format!("{:?}", result.err().unwrap_or(JsValue::UNDEFINED)),
+            )),
+        }
+    }
+
+    /// Migrates if needed; used by the alarm and the test hooks too.
+    pub(crate) fn ready(&self) -> Result<()> {
+        self.ensure_migrated()
+    }
+}

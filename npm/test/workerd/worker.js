@@ -1,0 +1,29 @@
+// The Worker that the runtime tests load. It exposes the object over HTTP on
+// loopback only, for the Rust test harness:
+//   POST /do/<name>            one protocol envelope to the object <name>, by RPC
+//   POST /fetch/<name>         the same, through the object's fetch door
+//   GET  /rust-client/...      scenarios run by the Rust client inside the runtime
+export { ChatStateDO } from "../../src/durable-object.js";
+import RustEntry from "../../wasm/index.js";
+
+export default {
+  async fetch(request, env, ctx) {
+    const url = new URL(request.url);
+    const [, door, ...rest] = url.pathname.split("/");
+    const name = decodeURIComponent(rest.join("/"));
+    if (door === "do" && request.method === "POST") {
+      const reply = await env.CHAT_STATE.getByName(name).call(await request.text());
+      return new Response(reply, { headers: { "content-type": "application/json" } });
+    }
+    if (door === "fetch" && request.method === "POST") {
+      return env.CHAT_STATE.getByName(name).fetch("https://chat-state/call", {
+        method: "POST",
+        body: await request.text(),
+      });
+    }
+    if (door === "rust-client") {
+      return new RustEntry(ctx, env).fetch(request);
+    }
+    return new Response("not found", { status: 404 });
+  },
+};
