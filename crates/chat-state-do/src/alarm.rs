@@ -81,7 +81,7 @@ impl Alarm {
             .get_alarm()
             .await
             .map_err(|e| crate::sql::storage_error("getAlarm", e))?;
-        let at = real.map(|r| r + obj.clock.offset());
+        let at = real.map(|r| obj.clock.from_real(r));
         self.armed.set(Armed::Known(at));
         Ok(at)
     }
@@ -229,7 +229,10 @@ pub(crate) async fn test_hook(obj: &ChatStateDO, request: &str) -> Result<String
     obj.ready()?;
     let args = &req.args;
     match req.op.as_str() {
-        "test.now" => Ok(ok(json!(obj.engine.now()))),
+        "test.now" => {
+            obj.clock.freeze();
+            Ok(ok(json!(obj.engine.now())))
+        }
         "test.advance" => {
             obj.clock.advance(arg_i64(args, "ms")?);
             Ok(ok(json!(obj.engine.now())))

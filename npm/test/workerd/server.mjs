@@ -44,3 +44,6 @@ const stop = async () => {
 };
 process.on("SIGTERM", stop);
 process.on("SIGINT", stop);
+// Stop with the process that started us: it holds our standard input.
+process.stdin.on("end", stop);
+process.stdin.resume();

@@ -13,24 +13,29 @@ use crate::sql::{Param, SqlConn};
 
 // The new entry's seq is one past the largest still stored for the key, so
 // enqueue order is seq order.
+//
+// Statements that select one queue's rows write `+expires_at`: the unary
+// plus keeps SQLite's planner from choosing the table-wide expiry index
+// over the primary key when statistics make expired rows look rare, which
+// would make the cost of a call grow with other queues' entries.
 const PUSH: &str = "INSERT INTO cs_queue (prefix, key, seq, enqueued_at, expires_at, entry)
     SELECT ?1, ?2, COALESCE(MAX(seq), 0) + 1, ?3, ?4, ?5
     FROM cs_queue WHERE prefix = ?1 AND key = ?2";
 // Drops live entries older than the newest ?4.
 const TRIM: &str = "DELETE FROM cs_queue WHERE prefix = ?1 AND key = ?2 AND seq IN (
     SELECT seq FROM cs_queue
-    WHERE prefix = ?1 AND key = ?2 AND expires_at > ?3
+    WHERE prefix = ?1 AND key = ?2 AND +expires_at > ?3
     ORDER BY seq DESC LIMIT -1 OFFSET ?4)";
 const DEPTH: &str = "SELECT COUNT(*) FROM cs_queue
-    WHERE prefix = ?1 AND key = ?2 AND expires_at > ?3";
+    WHERE prefix = ?1 AND key = ?2 AND +expires_at > ?3";
 const OLDEST_LIVE: &str = "SELECT seq, enqueued_at, expires_at, entry FROM cs_queue
-    WHERE prefix = ?1 AND key = ?2 AND expires_at > ?3
+    WHERE prefix = ?1 AND key = ?2 AND +expires_at > ?3
     ORDER BY seq LIMIT 1";
 // Removes the entry being returned and the dead entries queued before it.
 const TAKE: &str = "DELETE FROM cs_queue
-    WHERE prefix = ?1 AND key = ?2 AND seq <= ?3 AND (seq = ?3 OR expires_at <= ?4)";
+    WHERE prefix = ?1 AND key = ?2 AND seq <= ?3 AND (seq = ?3 OR +expires_at <= ?4)";
 const DROP_DEAD: &str = "DELETE FROM cs_queue
-    WHERE prefix = ?1 AND key = ?2 AND expires_at <= ?3";
+    WHERE prefix = ?1 AND key = ?2 AND +expires_at <= ?3";
 
 /// A queue entry as stored: its two times as columns, and the entry's JSON
 /// text exactly as the client sent it.

@@ -1,0 +1,257 @@
+//! A harness that runs the conformance suite against `ChatStateDO` inside
+//! the real Workers runtime.
+//!
+//! [`Runtime::start`] launches `npm/test/workerd/server.mjs` (miniflare 4,
+//! which runs workerd) on 127.0.0.1 with a persistence folder, and the
+//! runtime serves a small test Worker that forwards protocol envelopes to
+//! the object by RPC. [`Workerd`] implements the suite's `Harness`: every
+//! fresh adapter is a [`WireClient`] bound to a new object, whose clock and
+//! sweep are driven through the object's test hooks.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use chat_state::wire::{Retry, Route, Transport, WireClient};
+use chat_state::{Error, Purge, Result};
+use chat_state_conformance::{Harness, RawStore, TestResult};
+use serde_json::{json, Value};
+
+/// The repository root, two levels above this crate.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A running Workers runtime. Stopped on drop; it also stops by itself when
+/// this process exits, because it watches its standard input.
+#[derive(Debug)]
+pub struct Runtime {
+    child: Child,
+    _stdin: ChildStdin,
+    /// Base URL, e.g. `http://127.0.0.1:41234/`.
+    pub url: String,
+    agent: ureq::Agent,
+}
+
+impl Runtime {
+    /// Starts the runtime persisting objects under `persist`, with the given
+    /// cleanup-alarm coalescing window.
+    pub fn start(persist: &Path, alarm_window_ms: u64) -> std::io::Result<Runtime> {
+        let script = repo_root().join("npm/test/workerd/server.mjs");
+        let mut child = Command::new("node")
+            .arg(&script)
+            .args(["--port", "0", "--persist"])
+            .arg(persist)
+            .args(["--alarm-window-ms", &alarm_window_ms.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let stdin = child.stdin.take().ok_or_else(|| std::io::Error::other("no stdin"))?;
+        let stdout = child.stdout.take().ok_or_else(|| std::io::Error::other("no stdout"))?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let url = line
+            .trim()
+            .strip_prefix("listening ")
+            .ok_or_else(|| std::io::Error::other(format!("the runtime did not start: {line:?}")))?
+            .to_owned();
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Ok(Runtime {
+            child,
+            _stdin: stdin,
+            url,
+            agent,
+        })
+    }
+
+    /// POSTs `body` to `path` and returns the response text.
+    pub fn post(&self, path: &str, body: &str) -> Result<String> {
+        let url = format!("{}{}", self.url, path.trim_start_matches('/'));
+        let mut response = self
+            .agent
+            .post(&url)
+            .send(body)
+            .map_err(|e| Error::storage("http", e))?;
+        response
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024 * 1024)
+            .read_to_string()
+            .map_err(|e| Error::storage("http", e))
+    }
+
+    /// GETs `path` and parses the JSON response.
+    pub fn get_json(&self, path: &str) -> Result<Value> {
+        let url = format!("{}{}", self.url, path.trim_start_matches('/'));
+        let mut response = self.agent.get(&url).call().map_err(|e| Error::storage("http", e))?;
+        let text = response
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| Error::storage("http", e))?;
+        serde_json::from_str(&text).map_err(|e| Error::storage("http", e))
+    }
+
+    /// Sends one protocol call to the object `name` and returns `ok`, or the
+    /// remote error.
+    pub fn call(&self, name: &str, op: &str, args: Value) -> Result<Value> {
+        let text = self.post(
+            &format!("do/{}", encode(name)),
+            &json!({"v": 1, "op": op, "args": args}).to_string(),
+        )?;
+        let reply: Value = serde_json::from_str(&text).map_err(|e| Error::storage("http", e))?;
+        if let Some(err) = reply.get("err") {
+            return Err(Error::Protocol {
+                message: err.to_string(),
+            });
+        }
+        Ok(reply["ok"].clone())
+    }
+
+    /// Stops the runtime and waits for it to exit.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Percent-encodes an object name for a URL path.
+pub fn encode(name: &str) -> String {
+    name.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A transport to one object of the runtime.
+#[derive(Debug, Clone)]
+pub struct Http {
+    runtime: Arc<Runtime>,
+    object: String,
+}
+
+impl Http {
+    /// The name of the object this transport talks to.
+    pub fn object(&self) -> &str {
+        &self.object
+    }
+
+    /// The runtime underneath.
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+}
+
+impl Transport for Http {
+    async fn send(&self, _route: Route<'_>, request: String, _retry: Retry) -> Result<String> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            this.runtime
+                .post(&format!("do/{}", encode(&this.object)), &request)
+        })
+        .await
+        .map_err(|e| Error::storage("http", e))?
+    }
+}
+
+/// The suite's harness over the runtime: one new object per adapter.
+#[derive(Debug, Clone)]
+pub struct Workerd {
+    runtime: Arc<Runtime>,
+}
+
+static SHARED: Mutex<Option<Arc<Runtime>>> = Mutex::new(None);
+
+impl Workerd {
+    /// A harness on a runtime shared by every test of this process, started
+    /// on first use with an in-memory-like temporary persistence folder.
+    pub fn shared() -> Workerd {
+        let mut shared = SHARED.lock().unwrap_or_else(|p| p.into_inner());
+        let runtime = shared
+            .get_or_insert_with(|| {
+                let dir = std::env::temp_dir().join(format!("chat-state-workerd-{}", std::process::id()));
+                Arc::new(Runtime::start(&dir, 60_000).expect("the Workers runtime starts"))
+            })
+            .clone();
+        Workerd { runtime }
+    }
+
+    async fn hook(&self, object: &str, op: &str, args: Value) -> Result<Value> {
+        let runtime = self.runtime.clone();
+        let (object, op) = (object.to_owned(), op.to_owned());
+        tokio::task::spawn_blocking(move || runtime.call(&object, &op, args))
+            .await
+            .map_err(|e| Error::storage("http", e))?
+    }
+}
+
+impl Harness for Workerd {
+    type Adapter = WireClient<Http>;
+
+    async fn fresh(&self) -> Self::Adapter {
+        let http = Http {
+            runtime: self.runtime.clone(),
+            object: format!("conformance-{}", uuid::Uuid::new_v4()),
+        };
+        // Freeze the object's clock before the first call, so that time
+        // moves only when a case advances it.
+        self.hook(http.object(), "test.now", json!({}))
+            .await
+            .expect("the object freezes its clock");
+        WireClient::new(http, "workerd")
+    }
+
+    async fn now(&self, a: &Self::Adapter) -> i64 {
+        self.hook(a.transport().object(), "test.now", json!({}))
+            .await
+            .ok()
+            .and_then(|v| v.as_i64())
+            .expect("the object reports its time")
+    }
+
+    async fn advance(&self, a: &Self::Adapter, ms: i64) {
+        self.hook(a.transport().object(), "test.advance", json!({"ms": ms}))
+            .await
+            .expect("the object moves its clock");
+    }
+
+    async fn write_raw(&self, a: &Self::Adapter, store: RawStore, key: &str, text: &str) -> TestResult {
+        let store = match store {
+            RawStore::Cache => "cache",
+            RawStore::List => "list",
+            RawStore::Queue => "queue",
+        };
+        self.hook(
+            a.transport().object(),
+            "test.writeRaw",
+            json!({"store": store, "key": key, "text": text}),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn purge(&self, a: &Self::Adapter) -> Result<Purge> {
+        let v = self.hook(a.transport().object(), "test.purge", json!({})).await?;
+        Ok(Purge {
+            deleted: v["deleted"].as_u64().unwrap_or(0),
+            more_due: v["moreDue"].as_bool().unwrap_or(false),
+            next_expiry: v["nextExpiry"].as_i64(),
+        })
+    }
+}
