@@ -13,10 +13,13 @@ import { ChatStateDO as WasmChatStateDO } from "../wasm/index.js";
 
 const VERSION = 1;
 
-/** An error reported by the object, with the protocol's stable code. */
+/**
+ * An error reported by the object, with the protocol's stable code. RPC
+ * carries only an error's message across, so the code leads the message too.
+ */
 export class ChatStateError extends Error {
   constructor(code, message) {
-    super(message);
+    super(`[${code}] ${message}`);
     this.name = "ChatStateError";
     this.code = code;
   }

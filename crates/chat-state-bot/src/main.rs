@@ -84,7 +84,10 @@ async fn handle(state: &SqliteState, thread: &str, text: &str) -> chat_state::Re
         if facts.is_empty() {
             format!("Message {count} in this thread. Say \"remember <something>\" and I will.")
         } else {
-            format!("Message {count} in this thread. I remember: {}.", facts.join("; "))
+            format!(
+                "Message {count} in this thread. I remember: {}.",
+                facts.join("; ")
+            )
         }
     };
     state.set(&key, &memory, Some(2_592_000_000)).await?;
@@ -92,9 +95,18 @@ async fn handle(state: &SqliteState, thread: &str, text: &str) -> chat_state::Re
 }
 
 /// One incoming message, through the same calls the Chat SDK core makes.
-async fn on_message(state: &SqliteState, thread: &str, id: &str, text: &str) -> chat_state::Result<Option<String>> {
+async fn on_message(
+    state: &SqliteState,
+    thread: &str,
+    id: &str,
+    text: &str,
+) -> chat_state::Result<Option<String>> {
     if !state
-        .set_if_not_exists(&format!("dedupe:local:{id}"), &json!(true), Some(DEDUPE_TTL_MS))
+        .set_if_not_exists(
+            &format!("dedupe:local:{id}"),
+            &json!(true),
+            Some(DEDUPE_TTL_MS),
+        )
         .await?
     {
         return Ok(None);
@@ -122,8 +134,7 @@ async fn on_message(state: &SqliteState, thread: &str, id: &str, text: &str) -> 
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -26,12 +26,20 @@ fn the_bot_remembers_across_a_restart() -> Result<(), Box<dyn std::error::Error>
 
     let first = run_bot(&db, "hello\nremember the sky is blue\n")?;
     assert!(first.contains("Message 1 in this thread"), "{first}");
-    assert!(first.contains("I will remember that the sky is blue"), "{first}");
+    assert!(
+        first.contains("I will remember that the sky is blue"),
+        "{first}"
+    );
 
     let second = run_bot(&db, "what do you know?\nhistory\n")?;
-    assert!(second.contains("Message 3 in this thread. I remember: the sky is blue."), "{second}");
     assert!(
-        second.contains("The last 4 messages: hello | remember the sky is blue | what do you know? | history"),
+        second.contains("Message 3 in this thread. I remember: the sky is blue."),
+        "{second}"
+    );
+    assert!(
+        second.contains(
+            "The last 4 messages: hello | remember the sky is blue | what do you know? | history"
+        ),
         "{second}"
     );
     Ok(())

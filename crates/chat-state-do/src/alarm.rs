@@ -81,7 +81,7 @@ impl Alarm {
             .get_alarm()
             .await
             .map_err(|e| crate::sql::storage_error("getAlarm", e))?;
-        let at = real.map(|r| obj.clock.from_real(r));
+        let at = real.map(|r| obj.clock.engine_time(r));
         self.armed.set(Armed::Known(at));
         Ok(at)
     }
@@ -174,7 +174,10 @@ impl Alarm {
     fn purge(&self, obj: &ChatStateDO, now: i64, batch: u32) -> Result<Purge> {
         if self.fail_next.get() > 0 {
             self.fail_next.set(self.fail_next.get() - 1);
-            return Err(Error::storage("purge", "failure injected by test.failAlarm"));
+            return Err(Error::storage(
+                "purge",
+                "failure injected by test.failAlarm",
+            ));
         }
         obj.ready()?;
         let engine = obj.engine.clone();
@@ -221,7 +224,8 @@ const COUNTS: &[(&str, &str)] = &[
 ];
 
 /// Operations for tests and the inspector: `inspect`, `test.now`,
-/// `test.advance`, `test.purge`, `test.writeRaw`, `test.failAlarm`.
+/// `test.advance`, `test.purge`, `test.writeRaw`, `test.seed`,
+/// `test.failAlarm`.
 pub(crate) async fn test_hook(obj: &ChatStateDO, request: &str) -> Result<String> {
     let req: HookRequest = serde_json::from_str(request).map_err(|e| Error::Protocol {
         message: format!("bad test hook request: {e}"),
@@ -237,8 +241,28 @@ pub(crate) async fn test_hook(obj: &ChatStateDO, request: &str) -> Result<String
             obj.clock.advance(arg_i64(args, "ms")?);
             Ok(ok(json!(obj.engine.now())))
         }
+        "test.seed" => {
+            // Many live cache keys in one transaction, for cost tests.
+            let count = arg_i64(args, "count")?;
+            let ttl = arg_i64(args, "ttlMs")?;
+            let prefix = arg_str(args, "prefix")?.to_owned();
+            let engine = obj.engine.clone();
+            let (result, _) = obj.transaction(move |conn| {
+                let r = (0..count).try_for_each(|i| {
+                    engine
+                        .set(conn, &format!("{prefix}{i}"), "true", Some(ttl))
+                        .map(drop)
+                });
+                let ok = r.is_ok();
+                (r, ok)
+            })?;
+            result?;
+            Ok(ok(json!(count)))
+        }
         "test.failAlarm" => {
-            obj.alarm.fail_next.set(u32::try_from(arg_i64(args, "times")?).unwrap_or(0));
+            obj.alarm
+                .fail_next
+                .set(u32::try_from(arg_i64(args, "times")?).unwrap_or(0));
             Ok(ok(json!(null)))
         }
         "test.purge" => {
@@ -269,7 +293,11 @@ pub(crate) async fn test_hook(obj: &ChatStateDO, request: &str) -> Result<String
                 for (name, sql) in COUNTS {
                     let n = chat_state::sql::SqlConn::query(conn, sql, &[])
                         .ok()
-                        .and_then(|rows| rows.first().and_then(|r| r.first()).and_then(|c| c.as_i64()));
+                        .and_then(|rows| {
+                            rows.first()
+                                .and_then(|r| r.first())
+                                .and_then(|c| c.as_i64())
+                        });
                     out.insert((*name).to_owned(), json!(n));
                 }
                 (out, true)

@@ -19,7 +19,8 @@ extern "C" {
     type ChatStateStub;
 
     #[wasm_bindgen(method, catch, js_name = call)]
-    fn call(this: &ChatStateStub, request: String) -> std::result::Result<js_sys::Promise, JsValue>;
+    fn call(this: &ChatStateStub, request: String)
+        -> std::result::Result<js_sys::Promise, JsValue>;
 
     /// A namespace, for the one method workers-rs does not bind.
     #[wasm_bindgen(extends = js_sys::Object)]
@@ -157,9 +158,8 @@ impl Transport for DurableObjectTransport {
                 Ok(reply) => return Ok(reply),
                 Err(e) => platform_error(&e),
             };
-            let again = retry == Retry::Safe
-                && error.is_retryable()
-                && attempt < self.options.attempts;
+            let again =
+                retry == Retry::Safe && error.is_retryable() && attempt < self.options.attempts;
             if !again {
                 return Err(error);
             }
@@ -240,7 +240,12 @@ impl StateAdapter for CloudflareState {
     async fn set(&self, key: &str, value: &Value, ttl_ms: Option<i64>) -> Result<()> {
         self.inner.set(key, value, ttl_ms).await
     }
-    async fn set_if_not_exists(&self, key: &str, value: &Value, ttl_ms: Option<i64>) -> Result<bool> {
+    async fn set_if_not_exists(
+        &self,
+        key: &str,
+        value: &Value,
+        ttl_ms: Option<i64>,
+    ) -> Result<bool> {
         self.inner.set_if_not_exists(key, value, ttl_ms).await
     }
     async fn delete(&self, key: &str) -> Result<()> {

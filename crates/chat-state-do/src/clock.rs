@@ -39,7 +39,7 @@ impl WorkerClock {
     }
 
     /// The engine time for a runtime time.
-    pub(crate) fn from_real(&self, real_ms: i64) -> i64 {
+    pub(crate) fn engine_time(&self, real_ms: i64) -> i64 {
         real_ms.saturating_add(self.now_ms() - real_now())
     }
 }

@@ -27,7 +27,10 @@ extern "C" {
 
     /// Runs the callback in a SQLite transaction, rolling back if it throws.
     #[wasm_bindgen(method, catch, js_name = transactionSync)]
-    fn transaction_sync(this: &TxStorage, f: &js_sys::Function) -> std::result::Result<JsValue, JsValue>;
+    fn transaction_sync(
+        this: &TxStorage,
+        f: &js_sys::Function,
+    ) -> std::result::Result<JsValue, JsValue>;
 }
 
 /// Rows read and written since this instance woke, for the inspector.

@@ -44,7 +44,10 @@ async fn routing(env: &Env, run: &str) -> worker::Result<Value> {
     for t in threads {
         state.subscribe(t).await.map_err(fail)?;
         let key = format!("thread-state:{t}");
-        state.set(&key, &json!({"t": t}), None).await.map_err(fail)?;
+        state
+            .set(&key, &json!({"t": t}), None)
+            .await
+            .map_err(fail)?;
         let lock = state.acquire_lock(t, 30_000).await.map_err(fail)?;
         let object = state.object_for(Route::Thread(t));
         let subscribed = direct(env, &object, "isSubscribed", json!({"threadId": t})).await?;
@@ -74,7 +77,10 @@ async fn routing(env: &Env, run: &str) -> worker::Result<Value> {
 }
 
 async fn assert_written(state: &CloudflareState, key: &str) -> chat_state::Result<()> {
-    if state.set_if_not_exists(key, &json!(true), Some(600_000)).await? {
+    if state
+        .set_if_not_exists(key, &json!(true), Some(600_000))
+        .await?
+    {
         Ok(())
     } else {
         Err(chat_state::Error::Protocol {

@@ -106,11 +106,14 @@ impl SqlConn for TxConn<'_> {
         }
         let c = self.counters;
         c.statements.fetch_add(1, Ordering::Relaxed);
-        c.rows_returned.fetch_add(out.len() as u64, Ordering::Relaxed);
+        c.rows_returned
+            .fetch_add(out.len() as u64, Ordering::Relaxed);
         let steps = stmt.reset_status(StatementStatus::VmStep);
         let scans = stmt.reset_status(StatementStatus::FullscanStep);
-        c.vm_steps.fetch_add(u64::try_from(steps).unwrap_or(0), Ordering::Relaxed);
-        c.fullscan_steps.fetch_add(u64::try_from(scans).unwrap_or(0), Ordering::Relaxed);
+        c.vm_steps
+            .fetch_add(u64::try_from(steps).unwrap_or(0), Ordering::Relaxed);
+        c.fullscan_steps
+            .fetch_add(u64::try_from(scans).unwrap_or(0), Ordering::Relaxed);
         Ok(out)
     }
 }

@@ -138,7 +138,9 @@ struct Inner {
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock rolled its transaction back when the
     // transaction was dropped, so the connection is still consistent.
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl SqliteState {
@@ -184,12 +186,15 @@ impl SqliteState {
         let inner = self.inner.clone();
         blocking(move || {
             let mut guard = lock(&inner.conn);
-            let conn = guard.as_mut().ok_or(Error::NotConnected { backend: BACKEND })?;
+            let conn = guard
+                .as_mut()
+                .ok_or(Error::NotConnected { backend: BACKEND })?;
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(|e| storage_error("with_connection", e))?;
             let value = f(&tx).map_err(|e| storage_error("with_connection", e))?;
-            tx.commit().map_err(|e| storage_error("with_connection", e))?;
+            tx.commit()
+                .map_err(|e| storage_error("with_connection", e))?;
             Ok(value)
         })
         .await
@@ -208,7 +213,9 @@ impl SqliteState {
         let inner = self.inner.clone();
         blocking(move || {
             let mut guard = lock(&inner.conn);
-            let conn = guard.as_mut().ok_or(Error::NotConnected { backend: BACKEND })?;
+            let conn = guard
+                .as_mut()
+                .ok_or(Error::NotConnected { backend: BACKEND })?;
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(|e| storage_error("begin", e))?;
@@ -432,40 +439,50 @@ impl StateAdapter for SqliteState {
 
     async fn subscribe(&self, thread_id: &str) -> Result<()> {
         let t = thread_id.to_owned();
-        self.run("subscribe", true, move |e, c| e.subscribe(c, &t)).await
+        self.run("subscribe", true, move |e, c| e.subscribe(c, &t))
+            .await
     }
 
     async fn unsubscribe(&self, thread_id: &str) -> Result<()> {
         let t = thread_id.to_owned();
-        self.run("unsubscribe", true, move |e, c| e.unsubscribe(c, &t)).await
+        self.run("unsubscribe", true, move |e, c| e.unsubscribe(c, &t))
+            .await
     }
 
     async fn is_subscribed(&self, thread_id: &str) -> Result<bool> {
         let t = thread_id.to_owned();
-        self.run("isSubscribed", false, move |e, c| e.is_subscribed(c, &t)).await
+        self.run("isSubscribed", false, move |e, c| e.is_subscribed(c, &t))
+            .await
     }
 
     async fn acquire_lock(&self, key: &str, ttl_ms: i64) -> Result<Option<Lock>> {
         let k = key.to_owned();
-        self.run("acquireLock", true, move |e, c| e.acquire_lock(c, &k, ttl_ms, None))
-            .await
+        self.run("acquireLock", true, move |e, c| {
+            e.acquire_lock(c, &k, ttl_ms, None)
+        })
+        .await
     }
 
     async fn release_lock(&self, lock: &Lock) -> Result<()> {
         let (k, t) = (lock.thread_id.clone(), lock.token.clone());
-        self.run("releaseLock", true, move |e, c| e.release_lock(c, &k, &t)).await
+        self.run("releaseLock", true, move |e, c| e.release_lock(c, &k, &t))
+            .await
     }
 
     async fn extend_lock(&self, lock: &Lock, ttl_ms: i64) -> Result<bool> {
         let (k, t) = (lock.thread_id.clone(), lock.token.clone());
-        self.run("extendLock", true, move |e, c| e.extend_lock(c, &k, &t, ttl_ms))
-            .await
+        self.run("extendLock", true, move |e, c| {
+            e.extend_lock(c, &k, &t, ttl_ms)
+        })
+        .await
     }
 
     async fn force_release_lock(&self, key: &str) -> Result<()> {
         let k = key.to_owned();
-        self.run("forceReleaseLock", true, move |e, c| e.force_release_lock(c, &k))
-            .await
+        self.run("forceReleaseLock", true, move |e, c| {
+            e.force_release_lock(c, &k)
+        })
+        .await
     }
 
     async fn get(&self, key: &str) -> Result<Option<Value>> {
@@ -478,11 +495,18 @@ impl StateAdapter for SqliteState {
 
     async fn set(&self, key: &str, value: &Value, ttl_ms: Option<i64>) -> Result<()> {
         let (k, v) = (key.to_owned(), encode(value));
-        self.run("set", true, move |e, c| e.set(c, &k, &v, ttl_ms).map(|a| a.value))
-            .await
+        self.run("set", true, move |e, c| {
+            e.set(c, &k, &v, ttl_ms).map(|a| a.value)
+        })
+        .await
     }
 
-    async fn set_if_not_exists(&self, key: &str, value: &Value, ttl_ms: Option<i64>) -> Result<bool> {
+    async fn set_if_not_exists(
+        &self,
+        key: &str,
+        value: &Value,
+        ttl_ms: Option<i64>,
+    ) -> Result<bool> {
         let (k, v) = (key.to_owned(), encode(value));
         self.run("setIfNotExists", true, move |e, c| {
             e.set_if_not_exists(c, &k, &v, ttl_ms).map(|a| a.value)
@@ -505,7 +529,9 @@ impl StateAdapter for SqliteState {
 
     async fn get_list(&self, key: &str) -> Result<Vec<Value>> {
         let k = key.to_owned();
-        let items = self.run("getList", false, move |e, c| e.get_list(c, &k)).await?;
+        let items = self
+            .run("getList", false, move |e, c| e.get_list(c, &k))
+            .await?;
         Ok(items
             .into_iter()
             .map(|t| decode_lenient("getList", key, t))
@@ -530,12 +556,15 @@ impl StateAdapter for SqliteState {
 
     async fn dequeue(&self, key: &str) -> Result<Option<QueueEntry>> {
         let k = key.to_owned();
-        let raw = self.run("dequeue", true, move |e, c| e.dequeue(c, &k)).await?;
+        let raw = self
+            .run("dequeue", true, move |e, c| e.dequeue(c, &k))
+            .await?;
         raw.map(|r| decode_entry(key, &r.json)).transpose()
     }
 
     async fn queue_depth(&self, key: &str) -> Result<u64> {
         let k = key.to_owned();
-        self.run("queueDepth", false, move |e, c| e.queue_depth(c, &k)).await
+        self.run("queueDepth", false, move |e, c| e.queue_depth(c, &k))
+            .await
     }
 }

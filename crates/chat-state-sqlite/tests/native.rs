@@ -36,11 +36,20 @@ async fn a_file_store_keeps_its_data_across_a_restart() -> TestResult {
     let first = file_store(&path, &clock);
     first.connect().await?;
     first.subscribe("web:u:c").await?;
-    first.set("thread-state:web:u:c", &json!({"name": "Ada"}), None).await?;
     first
-        .append_to_list("msg-history:web:u:c", &json!("hi"), ListOptions::max_length(100))
+        .set("thread-state:web:u:c", &json!({"name": "Ada"}), None)
         .await?;
-    let lock = first.acquire_lock("web:u:c", 30_000).await?.ok_or("not acquired")?;
+    first
+        .append_to_list(
+            "msg-history:web:u:c",
+            &json!("hi"),
+            ListOptions::max_length(100),
+        )
+        .await?;
+    let lock = first
+        .acquire_lock("web:u:c", 30_000)
+        .await?
+        .ok_or("not acquired")?;
     first.disconnect().await?;
     drop(first);
 
@@ -51,7 +60,10 @@ async fn a_file_store_keeps_its_data_across_a_restart() -> TestResult {
         second.get("thread-state:web:u:c").await?,
         Some(json!({"name": "Ada"}))
     );
-    assert_eq!(second.get_list("msg-history:web:u:c").await?, vec![json!("hi")]);
+    assert_eq!(
+        second.get_list("msg-history:web:u:c").await?,
+        vec![json!("hi")]
+    );
     assert!(second.acquire_lock("web:u:c", 30_000).await?.is_none());
     assert!(second.extend_lock(&lock, 30_000).await?);
     let mode: String = second
@@ -92,7 +104,9 @@ async fn stores_on_one_file_race_for_a_lock_with_one_winner() -> TestResult {
         let attempts = (0..64).map(|i| {
             let store = stores[i % stores.len()].clone();
             let key = dedupe.clone();
-            tokio::spawn(async move { store.set_if_not_exists(&key, &json!(i), Some(60_000)).await })
+            tokio::spawn(
+                async move { store.set_if_not_exists(&key, &json!(i), Some(60_000)).await },
+            )
         });
         let mut written = 0;
         for attempt in futures::future::join_all(attempts).await {
@@ -158,7 +172,11 @@ async fn a_failed_connect_is_not_cached() -> TestResult {
     let dir = tempfile::tempdir()?;
     let missing = dir.path().join("not-yet").join("state.db");
     let state = file_store(&missing, &ManualClock::new(START_MS));
-    let err = state.connect().await.err().ok_or("opened a file in a missing folder")?;
+    let err = state
+        .connect()
+        .await
+        .err()
+        .ok_or("opened a file in a missing folder")?;
     assert_eq!(err.kind(), ErrorKind::Storage);
     assert_eq!(
         state.get("k").await.err().map(|e| e.kind()),

@@ -16,7 +16,12 @@ struct Loopback {
 }
 
 impl Transport for Loopback {
-    async fn send(&self, _route: Route<'_>, request: String, _retry: Retry) -> chat_state::Result<String> {
+    async fn send(
+        &self,
+        _route: Route<'_>,
+        request: String,
+        _retry: Retry,
+    ) -> chat_state::Result<String> {
         self.server.serve(request).await
     }
 }
@@ -42,8 +47,16 @@ impl Harness for OverWire {
         self.native.advance(&a.transport().server, ms).await;
     }
 
-    async fn write_raw(&self, a: &Self::Adapter, store: RawStore, key: &str, text: &str) -> TestResult {
-        self.native.write_raw(&a.transport().server, store, key, text).await
+    async fn write_raw(
+        &self,
+        a: &Self::Adapter,
+        store: RawStore,
+        key: &str,
+        text: &str,
+    ) -> TestResult {
+        self.native
+            .write_raw(&a.transport().server, store, key, text)
+            .await
     }
 
     async fn purge(&self, a: &Self::Adapter) -> chat_state::Result<Purge> {
@@ -81,7 +94,10 @@ async fn unknown_versions_and_operations_get_clear_errors() -> TestResult {
         .await?;
     let reply: serde_json::Value = serde_json::from_str(&bad)?;
     assert_eq!(reply["err"]["code"], "invalid_argument");
-    assert!(reply["err"]["message"].as_str().unwrap_or("").contains("ttlMs"));
+    assert!(reply["err"]["message"]
+        .as_str()
+        .unwrap_or("")
+        .contains("ttlMs"));
     let inf = server
         .serve(r#"{"v":1,"op":"set","args":{"key":"k","value":"1","ttlMs":1e300}}"#.to_owned())
         .await?;

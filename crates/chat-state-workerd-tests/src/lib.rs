@@ -48,8 +48,14 @@ impl Runtime {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()?;
-        let stdin = child.stdin.take().ok_or_else(|| std::io::Error::other("no stdin"))?;
-        let stdout = child.stdout.take().ok_or_else(|| std::io::Error::other("no stdout"))?;
+        let stdin = child
+            .stdin
+            .take()
+            .ok_or_else(|| std::io::Error::other("no stdin"))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| std::io::Error::other("no stdout"))?;
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line)?;
         let url = line
@@ -88,7 +94,11 @@ impl Runtime {
     /// GETs `path` and parses the JSON response.
     pub fn get_json(&self, path: &str) -> Result<Value> {
         let url = format!("{}{}", self.url, path.trim_start_matches('/'));
-        let mut response = self.agent.get(&url).call().map_err(|e| Error::storage("http", e))?;
+        let mut response = self
+            .agent
+            .get(&url)
+            .call()
+            .map_err(|e| Error::storage("http", e))?;
         let text = response
             .body_mut()
             .read_to_string()
@@ -185,7 +195,8 @@ impl Workerd {
         let mut shared = SHARED.lock().unwrap_or_else(|p| p.into_inner());
         let runtime = shared
             .get_or_insert_with(|| {
-                let dir = std::env::temp_dir().join(format!("chat-state-workerd-{}", std::process::id()));
+                let dir =
+                    std::env::temp_dir().join(format!("chat-state-workerd-{}", std::process::id()));
                 Arc::new(Runtime::start(&dir, 60_000).expect("the Workers runtime starts"))
             })
             .clone();
@@ -231,7 +242,13 @@ impl Harness for Workerd {
             .expect("the object moves its clock");
     }
 
-    async fn write_raw(&self, a: &Self::Adapter, store: RawStore, key: &str, text: &str) -> TestResult {
+    async fn write_raw(
+        &self,
+        a: &Self::Adapter,
+        store: RawStore,
+        key: &str,
+        text: &str,
+    ) -> TestResult {
         let store = match store {
             RawStore::Cache => "cache",
             RawStore::List => "list",
@@ -247,7 +264,9 @@ impl Harness for Workerd {
     }
 
     async fn purge(&self, a: &Self::Adapter) -> Result<Purge> {
-        let v = self.hook(a.transport().object(), "test.purge", json!({})).await?;
+        let v = self
+            .hook(a.transport().object(), "test.purge", json!({}))
+            .await?;
         Ok(Purge {
             deleted: v["deleted"].as_u64().unwrap_or(0),
             more_due: v["moreDue"].as_bool().unwrap_or(false),

@@ -66,8 +66,12 @@ pub trait StateAdapter {
 
     /// Stores `value` under `key`, replacing value and expiry. `None` or zero
     /// TTL: no expiry; negative: the key reads as absent.
-    fn set(&self, key: &str, value: &Value, ttl_ms: Option<i64>)
-        -> impl Future<Output = Result<()>>;
+    fn set(
+        &self,
+        key: &str,
+        value: &Value,
+        ttl_ms: Option<i64>,
+    ) -> impl Future<Output = Result<()>>;
 
     /// Stores `value` only if `key` has no live value; `true` if it wrote.
     fn set_if_not_exists(

@@ -155,12 +155,25 @@ impl Error {
     /// errors can be retryable, and only calls that are safe to repeat
     /// should be retried.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Error::Storage { retryable: true, overloaded: false, .. })
+        matches!(
+            self,
+            Error::Storage {
+                retryable: true,
+                overloaded: false,
+                ..
+            }
+        )
     }
 
     /// Whether the platform reported overload. Such calls must not be retried.
     pub fn is_overloaded(&self) -> bool {
-        matches!(self, Error::Storage { overloaded: true, .. })
+        matches!(
+            self,
+            Error::Storage {
+                overloaded: true,
+                ..
+            }
+        )
     }
 
     /// A storage error that is neither retryable nor overload.

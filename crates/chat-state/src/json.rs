@@ -41,8 +41,14 @@ mod tests {
 
     #[test]
     fn invalid_json_reads_back_as_its_raw_text() {
-        assert_eq!(decode_lenient("get", "k", "{\"a\":1}".into()), json!({"a": 1}));
-        assert_eq!(decode_lenient("get", "k", "not json".into()), json!("not json"));
+        assert_eq!(
+            decode_lenient("get", "k", "{\"a\":1}".into()),
+            json!({"a": 1})
+        );
+        assert_eq!(
+            decode_lenient("get", "k", "not json".into()),
+            json!("not json")
+        );
     }
 
     #[test]

@@ -85,7 +85,7 @@ pub fn ttl_from_f64(method: &'static str, raw: Option<f64>) -> Result<Option<i64
     // i64::MAX as f64 rounds up to 2^63, which is itself out of range.
     const LIMIT: f64 = 9_223_372_036_854_775_808.0;
     let rounded = if x >= 0.0 { x.ceil() } else { x.floor() };
-    if !rounded.is_finite() || rounded >= LIMIT || rounded < -LIMIT {
+    if !(-LIMIT..LIMIT).contains(&rounded) {
         return Err(Error::invalid(
             method,
             format!("ttlMs is {x}; it must be a finite number of milliseconds within ±2^63"),
@@ -129,7 +129,10 @@ mod tests {
         assert_eq!(ttl_from_f64("set", Some(0.2))?, Some(1));
         assert_eq!(ttl_from_f64("set", Some(-0.2))?, Some(-1));
         assert_eq!(ttl_from_f64("set", Some(1500.0))?, Some(1500));
-        assert_eq!(ttl_from_f64("set", Some(-1e18))?, Some(-1_000_000_000_000_000_000));
+        assert_eq!(
+            ttl_from_f64("set", Some(-1e18))?,
+            Some(-1_000_000_000_000_000_000)
+        );
         Ok(())
     }
 
@@ -146,7 +149,10 @@ mod tests {
     fn bounds_truncate_and_treat_non_positive_as_unbounded() -> Result<()> {
         assert_eq!(bound_from_f64("enqueue", "maxSize", None)?, 0);
         assert_eq!(bound_from_f64("enqueue", "maxSize", Some(f64::NAN))?, 0);
-        assert_eq!(bound_from_f64("enqueue", "maxSize", Some(f64::INFINITY))?, 0);
+        assert_eq!(
+            bound_from_f64("enqueue", "maxSize", Some(f64::INFINITY))?,
+            0
+        );
         assert_eq!(bound_from_f64("enqueue", "maxSize", Some(-3.0))?, 0);
         assert_eq!(bound_from_f64("enqueue", "maxSize", Some(0.9))?, 0);
         assert_eq!(bound_from_f64("enqueue", "maxSize", Some(10.7))?, 10);
@@ -167,6 +173,12 @@ mod tests {
         assert!(check_key("set", &"k".repeat(MAX_KEY_BYTES + 1)).is_err());
         assert!(check_value("set", "k", &"v".repeat(MAX_VALUE_BYTES)).is_ok());
         let err = check_value("set", "k", &"v".repeat(MAX_VALUE_BYTES + 1));
-        assert!(matches!(err, Err(Error::ValueTooLarge { limit: MAX_VALUE_BYTES, .. })));
+        assert!(matches!(
+            err,
+            Err(Error::ValueTooLarge {
+                limit: MAX_VALUE_BYTES,
+                ..
+            })
+        ));
     }
 }

@@ -196,11 +196,16 @@ mod tests {
         let r = Router::new("bot").shard_key(by_channel);
         let mut counts: HashMap<String, u32> = HashMap::new();
         for i in 0..10_000 {
-            *counts.entry(r.key_object(&format!("dedupe:slack:{i}"))).or_default() += 1;
+            *counts
+                .entry(r.key_object(&format!("dedupe:slack:{i}")))
+                .or_default() += 1;
         }
         assert_eq!(counts.len(), 16);
         let max = counts.values().copied().max().unwrap_or(0);
-        assert!(f64::from(max) <= 1.5 * 10_000.0 / 16.0, "busiest bucket {max}");
+        assert!(
+            f64::from(max) <= 1.5 * 10_000.0 / 16.0,
+            "busiest bucket {max}"
+        );
     }
 
     #[test]

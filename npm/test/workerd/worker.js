@@ -2,6 +2,8 @@
 // loopback only, for the Rust test harness:
 //   POST /do/<name>            one protocol envelope to the object <name>, by RPC
 //   POST /fetch/<name>         the same, through the object's fetch door
+//   POST /legacy/<name>        {"method", "args"}: a named RPC method of the
+//                              original adapter's object, e.g. acquireLock
 //   GET  /rust-client/...      scenarios run by the Rust client inside the runtime
 export { ChatStateDO } from "../../src/durable-object.js";
 import RustEntry from "../../wasm/index.js";
@@ -20,6 +22,15 @@ export default {
         method: "POST",
         body: await request.text(),
       });
+    }
+    if (door === "legacy" && request.method === "POST") {
+      const { method, args } = await request.json();
+      try {
+        const result = await env.CHAT_STATE.getByName(name)[method](...args);
+        return Response.json({ result: result ?? null });
+      } catch (error) {
+        return Response.json({ error: { code: error.code ?? null, message: String(error.message) } });
+      }
     }
     if (door === "rust-client") {
       return new RustEntry(ctx, env).fetch(request);

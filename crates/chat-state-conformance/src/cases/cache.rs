@@ -87,16 +87,28 @@ pub async fn set_with_negative_ttl_removes_the_old_value<H: Harness>(h: &H) -> T
 /// leaves a live value and its expiry untouched.
 pub async fn set_if_not_exists_writes_only_over_nothing<H: Harness>(h: &H) -> TestResult {
     let a = ready(h).await?;
-    ensure!(a.set_if_not_exists("d", &json!(1), Some(100)).await?, "first write refused");
+    ensure!(
+        a.set_if_not_exists("d", &json!(1), Some(100)).await?,
+        "first write refused"
+    );
     h.advance(&a, 50).await;
-    ensure!(!a.set_if_not_exists("d", &json!(2), Some(10_000)).await?, "overwrote");
+    ensure!(
+        !a.set_if_not_exists("d", &json!(2), Some(10_000)).await?,
+        "overwrote"
+    );
     ensure_eq!(a.get("d").await?, Some(json!(1)));
     // The refused call did not extend the expiry: still 100 ms from the start.
     h.advance(&a, 50).await;
     ensure_eq!(a.get("d").await?, None);
-    ensure!(a.set_if_not_exists("d", &json!(3), None).await?, "dead value blocked");
+    ensure!(
+        a.set_if_not_exists("d", &json!(3), None).await?,
+        "dead value blocked"
+    );
     h.advance(&a, 365 * 86_400_000).await;
-    ensure!(!a.set_if_not_exists("d", &json!(4), Some(5)).await?, "persistent overwritten");
+    ensure!(
+        !a.set_if_not_exists("d", &json!(4), Some(5)).await?,
+        "persistent overwritten"
+    );
     ensure_eq!(a.get("d").await?, Some(json!(3)));
     Ok(())
 }
@@ -106,11 +118,17 @@ pub async fn set_if_not_exists_writes_only_over_nothing<H: Harness>(h: &H) -> Te
 pub async fn set_if_not_exists_with_negative_ttl_stays_absent<H: Harness>(h: &H) -> TestResult {
     let a = ready(h).await?;
     for _ in 0..3 {
-        ensure!(a.set_if_not_exists("d", &json!(1), Some(-1)).await?, "refused");
+        ensure!(
+            a.set_if_not_exists("d", &json!(1), Some(-1)).await?,
+            "refused"
+        );
         ensure_eq!(a.get("d").await?, None);
     }
     a.set("d", &json!("live"), None).await?;
-    ensure!(!a.set_if_not_exists("d", &json!(1), Some(-1)).await?, "wrote over live");
+    ensure!(
+        !a.set_if_not_exists("d", &json!(1), Some(-1)).await?,
+        "wrote over live"
+    );
     ensure_eq!(a.get("d").await?, Some(json!("live")));
     Ok(())
 }
@@ -120,9 +138,15 @@ pub async fn stored_null_reads_as_none_but_is_present<H: Harness>(h: &H) -> Test
     let a = ready(h).await?;
     a.set("n", &Value::Null, None).await?;
     ensure_eq!(a.get("n").await?, None);
-    ensure!(!a.set_if_not_exists("n", &json!(1), None).await?, "null counted as absent");
+    ensure!(
+        !a.set_if_not_exists("n", &json!(1), None).await?,
+        "null counted as absent"
+    );
     a.delete("n").await?;
-    ensure!(a.set_if_not_exists("n", &json!(1), None).await?, "delete left the key");
+    ensure!(
+        a.set_if_not_exists("n", &json!(1), None).await?,
+        "delete left the key"
+    );
     Ok(())
 }
 
@@ -133,7 +157,8 @@ pub async fn delete_removes_only_the_cache_entry<H: Harness>(h: &H) -> TestResul
     a.delete("x").await?;
     let now = h.now(&a).await;
     a.set("x", &json!(1), None).await?;
-    a.append_to_list("x", &json!(2), ListOptions::default()).await?;
+    a.append_to_list("x", &json!(2), ListOptions::default())
+        .await?;
     a.subscribe("x").await?;
     a.acquire_lock("x", 10_000).await?.ok_or("not acquired")?;
     let entry = QueueEntry {
@@ -146,16 +171,17 @@ pub async fn delete_removes_only_the_cache_entry<H: Harness>(h: &H) -> TestResul
     ensure_eq!(a.get("x").await?, None);
     ensure_eq!(a.get_list("x").await?, vec![json!(2)]);
     ensure!(a.is_subscribed("x").await?, "delete unsubscribed");
-    ensure!(a.acquire_lock("x", 10).await?.is_none(), "delete released the lock");
+    ensure!(
+        a.acquire_lock("x", 10).await?.is_none(),
+        "delete released the lock"
+    );
     ensure_eq!(a.queue_depth("x").await?, 1);
     Ok(())
 }
 
 /// G10: of 64 concurrent set-if-not-exists calls on a free key exactly one
 /// returns `true`, round after round, and its value is the one stored.
-pub async fn concurrent_set_if_not_exists_has_exactly_one_winner<H: Harness>(
-    h: &H,
-) -> TestResult {
+pub async fn concurrent_set_if_not_exists_has_exactly_one_winner<H: Harness>(h: &H) -> TestResult {
     let a = ready(h).await?;
     for round in 0..10 {
         let key = format!("dedupe:web:{round}");

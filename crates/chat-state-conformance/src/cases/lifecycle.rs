@@ -29,9 +29,17 @@ async fn all_refuse<A: StateAdapter>(a: &A, when: &str) -> TestResult {
         ("forceReleaseLock", a.force_release_lock("t").await.err()),
         ("get", a.get("k").await.err()),
         ("set", a.set("k", &v, None).await.err()),
-        ("setIfNotExists", a.set_if_not_exists("k", &v, None).await.err()),
+        (
+            "setIfNotExists",
+            a.set_if_not_exists("k", &v, None).await.err(),
+        ),
         ("delete", a.delete("k").await.err()),
-        ("appendToList", a.append_to_list("k", &v, ListOptions::default()).await.err()),
+        (
+            "appendToList",
+            a.append_to_list("k", &v, ListOptions::default())
+                .await
+                .err(),
+        ),
         ("getList", a.get_list("k").await.err()),
         ("enqueue", a.enqueue("t", &entry, 10).await.err()),
         ("dequeue", a.dequeue("t").await.err()),
@@ -62,7 +70,10 @@ pub async fn data_methods_fail_after_disconnect<H: Harness>(h: &H) -> TestResult
     a.disconnect().await?;
     all_refuse(&a, "after disconnect").await?;
     a.connect().await?;
-    ensure!(!a.is_subscribed("t").await?, "a refused subscribe was stored");
+    ensure!(
+        !a.is_subscribed("t").await?,
+        "a refused subscribe was stored"
+    );
     ensure_eq!(a.get("k").await?, None);
     ensure_eq!(a.get_list("k").await?.len(), 0);
     ensure_eq!(a.queue_depth("t").await?, 0);
@@ -75,7 +86,8 @@ pub async fn reconnect_keeps_every_store<H: Harness>(h: &H) -> TestResult {
     let now = h.now(&a).await;
     a.subscribe("web:u:c").await?;
     let lock = a.acquire_lock("web:u:c", 30_000).await?.ok_or("no lock")?;
-    a.set("thread-state:web:u:c", &json!({"count": 2}), None).await?;
+    a.set("thread-state:web:u:c", &json!({"count": 2}), None)
+        .await?;
     a.append_to_list("msg-history:web:u:c", &json!("hi"), ListOptions::default())
         .await?;
     let entry = QueueEntry {
@@ -93,8 +105,14 @@ pub async fn reconnect_keeps_every_store<H: Harness>(h: &H) -> TestResult {
         a.acquire_lock("web:u:c", 30_000).await?.is_none(),
         "lock lost across reconnect"
     );
-    ensure!(a.extend_lock(&lock, 30_000).await?, "lock token no longer valid");
-    ensure_eq!(a.get("thread-state:web:u:c").await?, Some(json!({"count": 2})));
+    ensure!(
+        a.extend_lock(&lock, 30_000).await?,
+        "lock token no longer valid"
+    );
+    ensure_eq!(
+        a.get("thread-state:web:u:c").await?,
+        Some(json!({"count": 2}))
+    );
     ensure_eq!(a.get_list("msg-history:web:u:c").await?, vec![json!("hi")]);
     ensure_eq!(a.dequeue("web:u:c").await?, Some(entry));
     Ok(())
@@ -129,15 +147,27 @@ pub async fn concurrent_connects_share_one_attempt<H: Harness>(h: &H) -> TestRes
 /// 2.3: subscribe is idempotent, unsubscribe of an absent thread is a no-op.
 pub async fn subscriptions_are_a_set<H: Harness>(h: &H) -> TestResult {
     let a = ready(h).await?;
-    ensure!(!a.is_subscribed("slack:C1:T1").await?, "subscribed before subscribe");
+    ensure!(
+        !a.is_subscribed("slack:C1:T1").await?,
+        "subscribed before subscribe"
+    );
     a.unsubscribe("slack:C1:T1").await?;
     a.subscribe("slack:C1:T1").await?;
     a.subscribe("slack:C1:T1").await?;
     ensure!(a.is_subscribed("slack:C1:T1").await?, "not subscribed");
-    ensure!(!a.is_subscribed("slack:C1:T2").await?, "a sibling thread is subscribed");
-    ensure!(!a.is_subscribed("slack:C1").await?, "the channel is subscribed");
+    ensure!(
+        !a.is_subscribed("slack:C1:T2").await?,
+        "a sibling thread is subscribed"
+    );
+    ensure!(
+        !a.is_subscribed("slack:C1").await?,
+        "the channel is subscribed"
+    );
     a.unsubscribe("slack:C1:T1").await?;
-    ensure!(!a.is_subscribed("slack:C1:T1").await?, "still subscribed after unsubscribe");
+    ensure!(
+        !a.is_subscribed("slack:C1:T1").await?,
+        "still subscribed after unsubscribe"
+    );
     a.unsubscribe("slack:C1:T1").await?;
     Ok(())
 }

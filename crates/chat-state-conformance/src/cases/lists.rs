@@ -31,16 +31,22 @@ pub async fn lists_keep_append_order<H: Harness>(h: &H) -> TestResult {
 pub async fn max_length_keeps_the_newest<H: Harness>(h: &H) -> TestResult {
     let a = ready(h).await?;
     for i in 0..10 {
-        a.append_to_list("l", &json!(i), ListOptions::max_length(3)).await?;
+        a.append_to_list("l", &json!(i), ListOptions::max_length(3))
+            .await?;
     }
     ensure_eq!(a.get_list("l").await?, vec![json!(7), json!(8), json!(9)]);
     // A larger bound later does not bring anything back, and lets it grow.
-    a.append_to_list("l", &json!(10), ListOptions::max_length(5)).await?;
-    ensure_eq!(a.get_list("l").await?, vec![json!(7), json!(8), json!(9), json!(10)]);
+    a.append_to_list("l", &json!(10), ListOptions::max_length(5))
+        .await?;
+    ensure_eq!(
+        a.get_list("l").await?,
+        vec![json!(7), json!(8), json!(9), json!(10)]
+    );
     a.append_to_list("l", &json!("tombstone"), ListOptions::max_length(1))
         .await?;
     ensure_eq!(a.get_list("l").await?, vec![json!("tombstone")]);
-    a.append_to_list("l", &json!("after"), ListOptions::max_length(2)).await?;
+    a.append_to_list("l", &json!("after"), ListOptions::max_length(2))
+        .await?;
     ensure_eq!(a.get_list("l").await?, strings(&["tombstone", "after"]));
     Ok(())
 }
@@ -49,7 +55,8 @@ pub async fn max_length_keeps_the_newest<H: Harness>(h: &H) -> TestResult {
 pub async fn non_positive_max_length_is_unbounded<H: Harness>(h: &H) -> TestResult {
     let a = ready(h).await?;
     for (i, max) in [0, -1, -100, 0].into_iter().enumerate() {
-        a.append_to_list("l", &json!(i), ListOptions::max_length(max)).await?;
+        a.append_to_list("l", &json!(i), ListOptions::max_length(max))
+            .await?;
     }
     ensure_eq!(a.get_list("l").await?.len(), 4);
     Ok(())
@@ -81,7 +88,8 @@ pub async fn append_without_ttl_keeps_the_list_expiry<H: Harness>(h: &H) -> Test
     let a = ready(h).await?;
     a.append_to_list("l", &json!("a"), ListOptions::default().with_ttl_ms(100))
         .await?;
-    a.append_to_list("l", &json!("b"), ListOptions::default()).await?;
+    a.append_to_list("l", &json!("b"), ListOptions::default())
+        .await?;
     a.append_to_list("l", &json!("c"), ListOptions::default().with_ttl_ms(0))
         .await?;
     h.advance(&a, 99).await;
@@ -89,7 +97,8 @@ pub async fn append_without_ttl_keeps_the_list_expiry<H: Harness>(h: &H) -> Test
     h.advance(&a, 101).await;
     ensure_eq!(a.get_list("l").await?, Vec::<Value>::new());
     // A list created without TTL has none.
-    a.append_to_list("p", &json!("x"), ListOptions::default()).await?;
+    a.append_to_list("p", &json!("x"), ListOptions::default())
+        .await?;
     h.advance(&a, 365 * 86_400_000).await;
     ensure_eq!(a.get_list("p").await?, strings(&["x"]));
     Ok(())
@@ -108,15 +117,18 @@ pub async fn an_expired_list_starts_fresh<H: Harness>(h: &H) -> TestResult {
     // Without TTL, the fresh list has no expiry.
     a.append_to_list("m", &json!("old"), ttl(100)).await?;
     h.advance(&a, 100).await;
-    a.append_to_list("m", &json!("new"), ListOptions::default()).await?;
+    a.append_to_list("m", &json!("new"), ListOptions::default())
+        .await?;
     h.advance(&a, 365 * 86_400_000).await;
     ensure_eq!(a.get_list("m").await?, strings(&["new"]));
     // A maxLength applies to the fresh list only.
     a.append_to_list("n", &json!(1), ttl(10)).await?;
     h.advance(&a, 10).await;
     h.purge(&a).await?;
-    a.append_to_list("n", &json!(2), ListOptions::max_length(2)).await?;
-    a.append_to_list("n", &json!(3), ListOptions::max_length(2)).await?;
+    a.append_to_list("n", &json!(2), ListOptions::max_length(2))
+        .await?;
+    a.append_to_list("n", &json!(3), ListOptions::max_length(2))
+        .await?;
     ensure_eq!(a.get_list("n").await?, vec![json!(2), json!(3)]);
     Ok(())
 }
@@ -125,11 +137,13 @@ pub async fn an_expired_list_starts_fresh<H: Harness>(h: &H) -> TestResult {
 /// append starts fresh.
 pub async fn append_with_negative_ttl_ends_the_list<H: Harness>(h: &H) -> TestResult {
     let a = ready(h).await?;
-    a.append_to_list("l", &json!("a"), ListOptions::default()).await?;
+    a.append_to_list("l", &json!("a"), ListOptions::default())
+        .await?;
     a.append_to_list("l", &json!("b"), ListOptions::default().with_ttl_ms(-1))
         .await?;
     ensure_eq!(a.get_list("l").await?, Vec::<Value>::new());
-    a.append_to_list("l", &json!("c"), ListOptions::default()).await?;
+    a.append_to_list("l", &json!("c"), ListOptions::default())
+        .await?;
     ensure_eq!(a.get_list("l").await?, strings(&["c"]));
     Ok(())
 }

@@ -26,16 +26,18 @@ macro_rules! ensure {
 macro_rules! ensure_eq {
     ($left:expr, $right:expr $(,)?) => {{
         match (&$left, &$right) {
-            (left, right) => if left != right {
-            return Err(format!(
-                "line {}: {} was {:?}, expected {:?}",
-                line!(),
-                stringify!($left),
-                left,
-                right
-            )
-            .into());
-        }
+            (left, right) => {
+                if left != right {
+                    return Err(format!(
+                        "line {}: {} was {:?}, expected {:?}",
+                        line!(),
+                        stringify!($left),
+                        left,
+                        right
+                    )
+                    .into());
+                }
+            }
         }
     }};
 }

@@ -93,7 +93,10 @@ pub async fn non_positive_max_size_is_unbounded<H: Harness>(h: &H) -> TestResult
     let a = ready(h).await?;
     let now = h.now(&a).await;
     for (i, max) in [0, -1, 0, -10].into_iter().enumerate() {
-        ensure_eq!(a.enqueue("q", &entry(now, 10_000, i), max).await?, i as u64 + 1);
+        ensure_eq!(
+            a.enqueue("q", &entry(now, 10_000, i), max).await?,
+            i as u64 + 1
+        );
     }
     ensure_eq!(a.queue_depth("q").await?, 4);
     Ok(())
@@ -111,7 +114,11 @@ pub async fn concurrent_dequeues_never_share_an_entry<H: Harness>(h: &H) -> Test
     let mut ids = HashSet::new();
     for r in results {
         let e = r?.ok_or("a dequeue returned None while entries remained")?;
-        ensure!(ids.insert(e.message["id"].to_string()), "entry {} returned twice", e.message);
+        ensure!(
+            ids.insert(e.message["id"].to_string()),
+            "entry {} returned twice",
+            e.message
+        );
     }
     ensure_eq!(ids.len(), 64);
     ensure_eq!(a.dequeue("q").await?, None);

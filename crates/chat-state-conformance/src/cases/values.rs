@@ -15,9 +15,13 @@ pub async fn stores_are_separate_namespaces<H: Harness>(h: &H) -> TestResult {
     a.acquire_lock(k, 10_000).await?.ok_or("not acquired")?;
     ensure_eq!(a.queue_depth(k).await?, 0);
     ensure_eq!(a.get(k).await?, None);
-    ensure!(a.set_if_not_exists(k, &json!("kv"), None).await?, "lock blocked kv");
+    ensure!(
+        a.set_if_not_exists(k, &json!("kv"), None).await?,
+        "lock blocked kv"
+    );
     ensure_eq!(a.get_list(k).await?, Vec::<Value>::new());
-    a.append_to_list(k, &json!("list"), ListOptions::default()).await?;
+    a.append_to_list(k, &json!("list"), ListOptions::default())
+        .await?;
     ensure_eq!(a.get(k).await?, Some(json!("kv")));
     ensure!(!a.is_subscribed(k).await?, "a key is subscribed");
     let e = QueueEntry {
@@ -58,7 +62,8 @@ pub async fn keys_are_stored_verbatim<H: Harness>(h: &H) -> TestResult {
     ];
     for (i, k) in keys.iter().enumerate() {
         a.set(k, &json!(i), None).await?;
-        a.append_to_list(k, &json!(i), ListOptions::default()).await?;
+        a.append_to_list(k, &json!(i), ListOptions::default())
+            .await?;
         a.subscribe(k).await?;
     }
     for (i, k) in keys.iter().enumerate() {
@@ -78,9 +83,16 @@ pub async fn values_up_to_the_limit_are_accepted<H: Harness>(h: &H) -> TestResul
     // A JSON string of n characters encodes to n + 2 bytes.
     let big = json!("x".repeat(MAX_VALUE_BYTES - 2));
     a.set("big", &big, None).await?;
-    ensure!(a.get("big").await? == Some(big.clone()), "the largest value did not round-trip");
-    a.append_to_list("big", &big, ListOptions::default()).await?;
-    ensure!(a.get_list("big").await? == vec![big], "the largest element did not round-trip");
+    ensure!(
+        a.get("big").await? == Some(big.clone()),
+        "the largest value did not round-trip"
+    );
+    a.append_to_list("big", &big, ListOptions::default())
+        .await?;
+    ensure!(
+        a.get_list("big").await? == vec![big],
+        "the largest element did not round-trip"
+    );
     let key = "k".repeat(MAX_KEY_BYTES);
     a.set(&key, &json!(1), None).await?;
     ensure_eq!(a.get(&key).await?, Some(json!(1)));
@@ -93,7 +105,8 @@ pub async fn oversized_values_and_keys_are_refused_whole<H: Harness>(h: &H) -> T
     let a = ready(h).await?;
     let now = h.now(&a).await;
     a.set("k", &json!("before"), None).await?;
-    a.append_to_list("k", &json!("before"), ListOptions::default()).await?;
+    a.append_to_list("k", &json!("before"), ListOptions::default())
+        .await?;
     let too_big = json!("x".repeat(MAX_VALUE_BYTES - 1));
     let entry = QueueEntry {
         enqueued_at: now,
@@ -103,14 +116,22 @@ pub async fn oversized_values_and_keys_are_refused_whole<H: Harness>(h: &H) -> T
     let long_key = "k".repeat(MAX_KEY_BYTES + 1);
     let refusals = [
         ("set", a.set("k", &too_big, None).await.err()),
-        ("setIfNotExists", a.set_if_not_exists("new", &too_big, None).await.err()),
+        (
+            "setIfNotExists",
+            a.set_if_not_exists("new", &too_big, None).await.err(),
+        ),
         (
             "appendToList",
-            a.append_to_list("k", &too_big, ListOptions::max_length(1)).await.err(),
+            a.append_to_list("k", &too_big, ListOptions::max_length(1))
+                .await
+                .err(),
         ),
         ("enqueue", a.enqueue("k", &entry, 1).await.err()),
         ("set key", a.set(&long_key, &json!(1), None).await.err()),
-        ("acquireLock key", a.acquire_lock(&long_key, 1_000).await.err()),
+        (
+            "acquireLock key",
+            a.acquire_lock(&long_key, 1_000).await.err(),
+        ),
         ("subscribe key", a.subscribe(&long_key).await.err()),
     ];
     for (what, err) in refusals {
@@ -118,7 +139,8 @@ pub async fn oversized_values_and_keys_are_refused_whole<H: Harness>(h: &H) -> T
         ensure!(err.kind() == ErrorKind::ValueTooLarge, "{what}: {err}");
         let text = err.to_string();
         ensure!(
-            text.contains(&MAX_VALUE_BYTES.to_string()) || text.contains(&MAX_KEY_BYTES.to_string()),
+            text.contains(&MAX_VALUE_BYTES.to_string())
+                || text.contains(&MAX_KEY_BYTES.to_string()),
             "{what}: the message does not name the limit: {text}"
         );
     }
@@ -126,7 +148,10 @@ pub async fn oversized_values_and_keys_are_refused_whole<H: Harness>(h: &H) -> T
     ensure_eq!(a.get("new").await?, None);
     ensure_eq!(a.get_list("k").await?, vec![json!("before")]);
     ensure_eq!(a.queue_depth("k").await?, 0);
-    ensure!(!a.is_subscribed(&long_key).await?, "oversized thread id stored");
+    ensure!(
+        !a.is_subscribed(&long_key).await?,
+        "oversized thread id stored"
+    );
     Ok(())
 }
 
@@ -147,12 +172,17 @@ pub async fn oversized_bounds_are_refused<H: Harness>(h: &H) -> TestResult {
         expires_at: now + 1_000,
         message: json!(1),
     };
-    let err = a.enqueue("q", &e, i64::MAX).await.err().ok_or("a huge maxSize was accepted")?;
+    let err = a
+        .enqueue("q", &e, i64::MAX)
+        .await
+        .err()
+        .ok_or("a huge maxSize was accepted")?;
     ensure!(err.kind() == ErrorKind::InvalidArgument, "{err}");
     ensure_eq!(a.get_list("l").await?, Vec::<Value>::new());
     ensure_eq!(a.queue_depth("q").await?, 0);
     // The largest accepted bound works.
-    a.append_to_list("l", &json!(1), ListOptions::max_length(MAX_BOUND)).await?;
+    a.append_to_list("l", &json!(1), ListOptions::max_length(MAX_BOUND))
+        .await?;
     ensure_eq!(a.enqueue("q", &e, MAX_BOUND).await?, 1);
     Ok(())
 }
@@ -162,7 +192,10 @@ pub async fn corrupt_cache_value_reads_as_raw_text<H: Harness>(h: &H) -> TestRes
     let a = ready(h).await?;
     h.write_raw(&a, RawStore::Cache, "c", "{not json").await?;
     ensure_eq!(a.get("c").await?, Some(json!("{not json")));
-    ensure!(!a.set_if_not_exists("c", &json!(1), None).await?, "corrupt row counted absent");
+    ensure!(
+        !a.set_if_not_exists("c", &json!(1), None).await?,
+        "corrupt row counted absent"
+    );
     a.set("c", &json!({"ok": true}), None).await?;
     ensure_eq!(a.get("c").await?, Some(json!({"ok": true})));
     Ok(())
@@ -172,9 +205,11 @@ pub async fn corrupt_cache_value_reads_as_raw_text<H: Harness>(h: &H) -> TestRes
 /// list is unaffected.
 pub async fn corrupt_list_element_reads_as_raw_text<H: Harness>(h: &H) -> TestResult {
     let a = ready(h).await?;
-    a.append_to_list("l", &json!({"a": 1}), ListOptions::default()).await?;
+    a.append_to_list("l", &json!({"a": 1}), ListOptions::default())
+        .await?;
     h.write_raw(&a, RawStore::List, "l", "[broken").await?;
-    a.append_to_list("l", &json!("c"), ListOptions::default()).await?;
+    a.append_to_list("l", &json!("c"), ListOptions::default())
+        .await?;
     ensure_eq!(
         a.get_list("l").await?,
         vec![json!({"a": 1}), json!("[broken"), json!("c")]
@@ -187,16 +222,24 @@ pub async fn corrupt_list_element_reads_as_raw_text<H: Harness>(h: &H) -> TestRe
 pub async fn corrupt_queue_entry_fails_once_then_proceeds<H: Harness>(h: &H) -> TestResult {
     let a = ready(h).await?;
     let now = h.now(&a).await;
-    h.write_raw(&a, RawStore::Queue, "web:u:c", "{\"enqueuedAt\":").await?;
+    h.write_raw(&a, RawStore::Queue, "web:u:c", "{\"enqueuedAt\":")
+        .await?;
     let good = QueueEntry {
         enqueued_at: now,
         expires_at: now + 60_000,
         message: json!({"id": "m"}),
     };
     a.enqueue("web:u:c", &good, 0).await?;
-    let err = a.dequeue("web:u:c").await.err().ok_or("the corrupt entry decoded")?;
+    let err = a
+        .dequeue("web:u:c")
+        .await
+        .err()
+        .ok_or("the corrupt entry decoded")?;
     ensure!(err.kind() == ErrorKind::Decode, "{err}");
-    ensure!(err.to_string().contains("web:u:c"), "the error does not name the key: {err}");
+    ensure!(
+        err.to_string().contains("web:u:c"),
+        "the error does not name the key: {err}"
+    );
     ensure_eq!(a.dequeue("web:u:c").await?, Some(good));
     ensure_eq!(a.dequeue("web:u:c").await?, None);
     Ok(())
@@ -210,10 +253,18 @@ pub async fn purge_removes_only_what_is_dead<H: Harness>(h: &H) -> TestResult {
     a.set("dead", &json!(1), Some(10)).await?;
     a.set("live", &json!(2), Some(1_000)).await?;
     a.set("forever", &json!(3), None).await?;
-    a.append_to_list("dead-list", &json!(1), ListOptions::default().with_ttl_ms(10))
-        .await?;
-    a.append_to_list("live-list", &json!(1), ListOptions::default().with_ttl_ms(500))
-        .await?;
+    a.append_to_list(
+        "dead-list",
+        &json!(1),
+        ListOptions::default().with_ttl_ms(10),
+    )
+    .await?;
+    a.append_to_list(
+        "live-list",
+        &json!(1),
+        ListOptions::default().with_ttl_ms(500),
+    )
+    .await?;
     let e = |ttl| QueueEntry {
         enqueued_at: now,
         expires_at: now + ttl,
@@ -221,7 +272,9 @@ pub async fn purge_removes_only_what_is_dead<H: Harness>(h: &H) -> TestResult {
     };
     a.enqueue("q", &e(10), 0).await?;
     a.enqueue("q", &e(300), 0).await?;
-    a.acquire_lock("abandoned", 10).await?.ok_or("not acquired")?;
+    a.acquire_lock("abandoned", 10)
+        .await?
+        .ok_or("not acquired")?;
     h.advance(&a, 10).await;
 
     let purge = h.purge(&a).await?;
@@ -234,7 +287,10 @@ pub async fn purge_removes_only_what_is_dead<H: Harness>(h: &H) -> TestResult {
     ensure_eq!(a.get_list("live-list").await?, vec![json!(1)]);
     ensure_eq!(a.get_list("dead-list").await?, Vec::<Value>::new());
     ensure_eq!(a.queue_depth("q").await?, 1);
-    ensure!(a.acquire_lock("abandoned", 10).await?.is_some(), "lease survived");
+    ensure!(
+        a.acquire_lock("abandoned", 10).await?.is_some(),
+        "lease survived"
+    );
 
     h.advance(&a, 1_000).await;
     let purge = h.purge(&a).await?;

@@ -76,7 +76,12 @@ impl Engine {
         };
         conn.execute(
             SET,
-            &[self.p(), Param::Text(key), Param::Text(value), expiry.into()],
+            &[
+                self.p(),
+                Param::Text(key),
+                Param::Text(value),
+                expiry.into(),
+            ],
         )?;
         Ok(Applied::new((), expiry))
     }

@@ -5,7 +5,7 @@
 //! trimming the oldest is one range delete and an append writes the same
 //! few rows whether the list holds one value or ten thousand.
 
-use super::{check_key, take_opt_i64, take_i64, take_text, Applied, Engine};
+use super::{check_key, take_i64, take_opt_i64, take_text, Applied, Engine};
 use crate::error::Result;
 use crate::limits::{check_bound, check_value, expiry_after};
 use crate::sql::{Param, SqlConn};
@@ -104,7 +104,13 @@ impl Engine {
         };
         conn.execute(
             PUT_META,
-            &[self.p(), k, expiry.into(), Param::Int(seq + 1), Param::Int(len)],
+            &[
+                self.p(),
+                k,
+                expiry.into(),
+                Param::Int(seq + 1),
+                Param::Int(len),
+            ],
         )?;
         Ok(Applied::new((), expiry))
     }

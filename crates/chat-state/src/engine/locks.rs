@@ -128,7 +128,12 @@ impl Engine {
         } else {
             conn.query(
                 EXTEND_TO_NOTHING,
-                &[self.p(), Param::Text(key), Param::Text(token), Param::Int(now)],
+                &[
+                    self.p(),
+                    Param::Text(key),
+                    Param::Text(token),
+                    Param::Int(now),
+                ],
             )?
         };
         Ok(!rows.is_empty())

@@ -124,15 +124,22 @@ fn take(row: &mut Row, index: usize, operation: &'static str) -> Result<Cell> {
 
 fn take_i64(row: &mut Row, index: usize, operation: &'static str) -> Result<i64> {
     let cell = take(row, index, operation)?;
-    cell.as_i64()
-        .ok_or_else(|| Error::storage(operation, format!("column {index} is {cell:?}, not an integer")))
+    cell.as_i64().ok_or_else(|| {
+        Error::storage(
+            operation,
+            format!("column {index} is {cell:?}, not an integer"),
+        )
+    })
 }
 
 fn take_opt_i64(row: &mut Row, index: usize, operation: &'static str) -> Result<Option<i64>> {
     match take(row, index, operation)? {
         Cell::Null => Ok(None),
         cell => cell.as_i64().map(Some).ok_or_else(|| {
-            Error::storage(operation, format!("column {index} is {cell:?}, not an integer"))
+            Error::storage(
+                operation,
+                format!("column {index} is {cell:?}, not an integer"),
+            )
         }),
     }
 }

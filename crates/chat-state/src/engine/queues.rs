@@ -83,11 +83,14 @@ impl Engine {
                     Param::Text(&entry.json),
                 ],
             )?;
-            if max_size > 0 {
-                conn.execute(TRIM, &[self.p(), k, Param::Int(now), Param::Int(max_size)])?;
-            }
         }
-        let depth = self.depth(conn, key, now)?;
+        let mut depth = self.depth(conn, key, now)?;
+        // Trim only when over the bound, so a queue within it costs no
+        // extra statement.
+        if stored && max_size > 0 && depth > max_size as u64 {
+            conn.execute(TRIM, &[self.p(), k, Param::Int(now), Param::Int(max_size)])?;
+            depth = max_size as u64;
+        }
         Ok(Applied::new(depth, stored.then_some(entry.expires_at)))
     }
 

@@ -101,7 +101,11 @@ impl Engine {
         if found > SCHEMA_VERSION {
             // A newer release migrated this database and was rolled back.
             // Migrations are additive, so this code still works on it.
-            warn!(found, supported = SCHEMA_VERSION, "schema is newer than this engine");
+            warn!(
+                found,
+                supported = SCHEMA_VERSION,
+                "schema is newer than this engine"
+            );
             return Ok(found);
         }
         for (step, statements) in MIGRATIONS.iter().enumerate().skip(found.max(0) as usize) {

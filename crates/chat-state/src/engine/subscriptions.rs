@@ -7,8 +7,7 @@ use crate::sql::{Param, SqlConn};
 const SUBSCRIBE: &str = "INSERT INTO cs_subscriptions (prefix, thread_id) VALUES (?1, ?2)
     ON CONFLICT DO NOTHING";
 const UNSUBSCRIBE: &str = "DELETE FROM cs_subscriptions WHERE prefix = ?1 AND thread_id = ?2";
-const IS_SUBSCRIBED: &str =
-    "SELECT 1 FROM cs_subscriptions WHERE prefix = ?1 AND thread_id = ?2";
+const IS_SUBSCRIBED: &str = "SELECT 1 FROM cs_subscriptions WHERE prefix = ?1 AND thread_id = ?2";
 
 impl Engine {
     /// Adds `thread_id` to the subscriptions. Idempotent.

@@ -39,8 +39,12 @@ pub enum Retry {
 /// reply text. Implementations decide sharding, stubs and retries.
 pub trait Transport {
     /// Sends `request` and returns the reply text.
-    fn send(&self, route: Route<'_>, request: String, retry: Retry)
-        -> impl Future<Output = Result<String>>;
+    fn send(
+        &self,
+        route: Route<'_>,
+        request: String,
+        retry: Retry,
+    ) -> impl Future<Output = Result<String>>;
 
     /// Called once by `connect`: validate configuration without contacting
     /// any object.
@@ -157,15 +161,24 @@ impl<T: Transport> StateAdapter for WireClient<T> {
 
     async fn release_lock(&self, lock: &Lock) -> Result<()> {
         let args = json!({"threadId": lock.thread_id, "token": lock.token});
-        self.call(Route::Thread(&lock.thread_id), "releaseLock", args, Retry::Safe)
-            .await
+        self.call(
+            Route::Thread(&lock.thread_id),
+            "releaseLock",
+            args,
+            Retry::Safe,
+        )
+        .await
     }
 
     async fn extend_lock(&self, lock: &Lock, ttl_ms: i64) -> Result<bool> {
         let args = json!({"threadId": lock.thread_id, "token": lock.token, "ttlMs": ttl_ms});
         // A repeated extend only moves the expiry a little later; one that
         // frees the lock (ttl <= 0) could report false the second time.
-        let retry = if ttl_ms > 0 { Retry::Safe } else { Retry::Unsafe };
+        let retry = if ttl_ms > 0 {
+            Retry::Safe
+        } else {
+            Retry::Unsafe
+        };
         self.call(Route::Thread(&lock.thread_id), "extendLock", args, retry)
             .await
     }
@@ -190,7 +203,12 @@ impl<T: Transport> StateAdapter for WireClient<T> {
         self.call(Route::Key(key), "set", args, Retry::Safe).await
     }
 
-    async fn set_if_not_exists(&self, key: &str, value: &Value, ttl_ms: Option<i64>) -> Result<bool> {
+    async fn set_if_not_exists(
+        &self,
+        key: &str,
+        value: &Value,
+        ttl_ms: Option<i64>,
+    ) -> Result<bool> {
         let args = json!({"key": key, "value": encode(value), "ttlMs": ttl_arg(ttl_ms)});
         self.call(Route::Key(key), "setIfNotExists", args, Retry::Unsafe)
             .await
@@ -240,7 +258,12 @@ impl<T: Transport> StateAdapter for WireClient<T> {
 
     async fn dequeue(&self, key: &str) -> Result<Option<QueueEntry>> {
         let text: Option<String> = self
-            .call(Route::Thread(key), "dequeue", json!({"threadId": key}), Retry::Unsafe)
+            .call(
+                Route::Thread(key),
+                "dequeue",
+                json!({"threadId": key}),
+                Retry::Unsafe,
+            )
             .await?;
         text.map(|t| decode_entry(key, &t)).transpose()
     }

@@ -188,7 +188,9 @@ fn reply<T: Serialize>(result: std::result::Result<T, WireError>) -> String {
         },
     };
     serde_json::to_string(&out).unwrap_or_else(|e| {
-        format!(r#"{{"v":{VERSION},"err":{{"code":"protocol","message":"cannot encode reply: {e}"}}}}"#)
+        format!(
+            r#"{{"v":{VERSION},"err":{{"code":"protocol","message":"cannot encode reply: {e}"}}}}"#
+        )
     })
 }
 

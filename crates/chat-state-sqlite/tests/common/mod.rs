@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use chat_state::{ManualClock, Purge, StateAdapter};
+use chat_state::{ManualClock, Purge};
 use chat_state_conformance::{Harness, RawStore, TestResult};
 use chat_state_sqlite::SqliteState;
 
@@ -90,15 +90,4 @@ impl Harness for Native {
     async fn purge(&self, adapter: &SqliteState) -> chat_state::Result<Purge> {
         adapter.purge_expired().await
     }
-}
-
-/// A connected in-memory store on a manual clock.
-#[allow(dead_code)]
-pub(crate) async fn store(clock: &ManualClock) -> chat_state::Result<SqliteState> {
-    let state = SqliteState::builder_in_memory()
-        .clock(Arc::new(clock.clone()))
-        .sweep_interval(None)
-        .build();
-    state.connect().await?;
-    Ok(state)
 }
