@@ -251,9 +251,9 @@ pub fn ops() -> impl Strategy<Value = Vec<Op>> {
     prop::collection::vec(op(), 1..=200)
 }
 
-/// `now + ttl` for a positive TTL, saturated to the far future (G6).
+/// `now + ttl`, saturated to ±`MAX_EXPIRY_MS` (G6).
 fn expiry_after(now: i64, ttl: i64) -> i64 {
-    now.saturating_add(ttl).min(MAX_EXPIRY_MS)
+    now.saturating_add(ttl).clamp(-MAX_EXPIRY_MS, MAX_EXPIRY_MS)
 }
 
 /// A list: its values oldest first and one expiry for all of them.
@@ -347,12 +347,8 @@ impl Model {
                 return None;
             }
         }
-        Some(if ttl > 0 {
-            expiry_after(self.now, ttl)
-        } else {
-            // A zero-length or negative lease: over already (§2.4).
-            self.now.saturating_add(ttl)
-        })
+        // A zero-length or negative lease is over already (§2.4).
+        Some(expiry_after(self.now, ttl))
     }
 
     /// Stores the lock a successful acquire created, under the backend's token.
@@ -377,11 +373,7 @@ impl Model {
         let now = self.now;
         match self.locks.get_mut(&lock.thread_id) {
             Some((token, expires_at)) if *token == lock.token && *expires_at > now => {
-                *expires_at = if ttl > 0 {
-                    expiry_after(now, ttl)
-                } else {
-                    now.saturating_add(ttl)
-                };
+                *expires_at = expiry_after(now, ttl);
                 true
             }
             _ => false,

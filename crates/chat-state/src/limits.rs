@@ -26,9 +26,25 @@ pub const MAX_EXPIRY_MS: i64 = 9_007_199_254_740_991;
 /// exactly by a JavaScript caller and are almost certainly a mistake.
 pub const MAX_BOUND: i64 = MAX_EXPIRY_MS;
 
-/// `now + ttl` for a positive TTL, saturated to [`MAX_EXPIRY_MS`].
+/// `now + ttl`, saturated to ±[`MAX_EXPIRY_MS`] so that every stored
+/// expiry is a number JavaScript holds exactly.
 pub fn expiry_after(now: i64, ttl_ms: i64) -> i64 {
-    now.saturating_add(ttl_ms).min(MAX_EXPIRY_MS)
+    now.saturating_add(ttl_ms)
+        .clamp(-MAX_EXPIRY_MS, MAX_EXPIRY_MS)
+}
+
+/// Refuses a queue entry time outside ±[`MAX_EXPIRY_MS`], which a
+/// JavaScript caller could not state exactly.
+pub fn check_timestamp(method: &'static str, name: &str, ms: i64) -> Result<()> {
+    if !(-MAX_EXPIRY_MS..=MAX_EXPIRY_MS).contains(&ms) {
+        return Err(Error::invalid(
+            method,
+            format!(
+                "{name} is {ms}, outside the range of exact JavaScript integers (±{MAX_EXPIRY_MS})"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Refuses a key longer than [`MAX_KEY_BYTES`].
@@ -165,6 +181,8 @@ mod tests {
     fn expiry_saturates_to_the_largest_exact_javascript_integer() {
         assert_eq!(expiry_after(10, 5), 15);
         assert_eq!(expiry_after(10, i64::MAX), MAX_EXPIRY_MS);
+        assert_eq!(expiry_after(10, i64::MIN), -MAX_EXPIRY_MS);
+        assert_eq!(expiry_after(10, -5), 5);
     }
 
     #[test]

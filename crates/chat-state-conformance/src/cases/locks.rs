@@ -277,7 +277,8 @@ pub async fn force_release_ignores_the_token<H: Harness>(h: &H) -> TestResult {
     Ok(())
 }
 
-/// G6: an expiry that would overflow saturates to the far future.
+/// G6: an expiry that would overflow saturates to the far future (or the
+/// far past), within the integers JavaScript holds exactly.
 pub async fn huge_ttl_saturates_to_the_far_future<H: Harness>(h: &H) -> TestResult {
     let a = ready(h).await?;
     let lock = a.acquire_lock("k", i64::MAX).await?.ok_or("not acquired")?;

@@ -135,6 +135,7 @@ suite! {
     values::values_up_to_the_limit_are_accepted,
     values::oversized_values_and_keys_are_refused_whole,
     values::oversized_bounds_are_refused,
+    values::out_of_range_queue_times_are_refused,
     values::corrupt_cache_value_reads_as_raw_text,
     values::corrupt_list_element_reads_as_raw_text,
     values::corrupt_queue_entry_fails_once_then_proceeds,

@@ -1,6 +1,6 @@
 //! Keys, values, limits, corrupt rows and the sweep.
 
-use chat_state::limits::{MAX_BOUND, MAX_KEY_BYTES, MAX_VALUE_BYTES};
+use chat_state::limits::{MAX_BOUND, MAX_EXPIRY_MS, MAX_KEY_BYTES, MAX_VALUE_BYTES};
 use chat_state::{ErrorKind, ListOptions, QueueEntry, StateAdapter};
 use serde_json::{json, Value};
 
@@ -184,6 +184,39 @@ pub async fn oversized_bounds_are_refused<H: Harness>(h: &H) -> TestResult {
     a.append_to_list("l", &json!(1), ListOptions::max_length(MAX_BOUND))
         .await?;
     ensure_eq!(a.enqueue("q", &e, MAX_BOUND).await?, 1);
+    Ok(())
+}
+
+/// Queue entry times beyond ±(2^53 - 1) cannot come from a JavaScript
+/// caller; they are refused as invalid arguments and nothing is stored.
+pub async fn out_of_range_queue_times_are_refused<H: Harness>(h: &H) -> TestResult {
+    let a = ready(h).await?;
+    let now = h.now(&a).await;
+    for (enqueued_at, expires_at) in [
+        (now, i64::MAX),
+        (i64::MIN, now + 1_000),
+        (now, MAX_EXPIRY_MS + 1),
+    ] {
+        let e = QueueEntry {
+            enqueued_at,
+            expires_at,
+            message: json!(1),
+        };
+        let err = a
+            .enqueue("q", &e, 0)
+            .await
+            .err()
+            .ok_or("an out-of-range time was accepted")?;
+        ensure!(err.kind() == ErrorKind::InvalidArgument, "{err}");
+    }
+    ensure_eq!(a.queue_depth("q").await?, 0);
+    let e = QueueEntry {
+        enqueued_at: -MAX_EXPIRY_MS,
+        expires_at: MAX_EXPIRY_MS,
+        message: json!(1),
+    };
+    ensure_eq!(a.enqueue("q", &e, 0).await?, 1);
+    ensure_eq!(a.dequeue("q").await?, Some(e));
     Ok(())
 }
 

@@ -70,11 +70,7 @@ impl Engine {
             }
         };
         let now = self.now();
-        let expires_at = if ttl_ms > 0 {
-            expiry_after(now, ttl_ms)
-        } else {
-            now.saturating_add(ttl_ms)
-        };
+        let expires_at = expiry_after(now, ttl_ms);
         let mut rows = conn.query(
             ACQUIRE,
             &[

@@ -8,7 +8,7 @@
 
 use super::{check_key, first_i64, take_i64, take_text, Applied, Engine};
 use crate::error::{Error, Result};
-use crate::limits::{check_bound, check_value};
+use crate::limits::{check_bound, check_timestamp, check_value};
 use crate::sql::{Param, SqlConn};
 
 // The new entry's seq is one past the largest still stored for the key, so
@@ -68,6 +68,8 @@ impl Engine {
         check_key(METHOD, key)?;
         check_value(METHOD, key, &entry.json)?;
         check_bound(METHOD, "maxSize", max_size)?;
+        check_timestamp(METHOD, "enqueuedAt", entry.enqueued_at)?;
+        check_timestamp(METHOD, "expiresAt", entry.expires_at)?;
         let now = self.now();
         let k = Param::Text(key);
 

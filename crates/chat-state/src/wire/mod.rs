@@ -278,8 +278,8 @@ struct EnqueueArgs<'a> {
     thread_id: std::borrow::Cow<'a, str>,
     #[serde(borrow)]
     entry: std::borrow::Cow<'a, str>,
-    enqueued_at: Option<f64>,
-    expires_at: Option<f64>,
+    enqueued_at: Option<Number>,
+    expires_at: Option<Number>,
     #[serde(default)]
     max_size: Option<Number>,
 }
@@ -314,14 +314,20 @@ fn required_ttl(method: &'static str, raw: Option<Number>) -> Result<i64> {
     })
 }
 
-fn timestamp(name: &str, raw: Option<f64>) -> Result<i64> {
-    match raw {
-        Some(x) if x.is_finite() && x.abs() < 9.0e15 => Ok(x.floor() as i64),
-        _ => Err(Error::InvalidArgument {
-            method: "enqueue",
-            reason: format!("{name} must be a finite number of Unix milliseconds"),
-        }),
-    }
+/// A queue entry time: an integer as given, a fraction rounded down. The
+/// engine refuses times outside the exact JavaScript integers.
+fn timestamp(name: &str, raw: Option<Number>) -> Result<i64> {
+    let whole = raw.as_ref().and_then(|n| {
+        n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|x| x.is_finite() && x.abs() < 9.3e18)
+                .map(|x| x.floor() as i64)
+        })
+    });
+    whole.ok_or_else(|| Error::InvalidArgument {
+        method: "enqueue",
+        reason: format!("{name} must be a finite number of Unix milliseconds"),
+    })
 }
 
 /// Runs one request against `engine` on `conn` and produces its reply.
