@@ -10,20 +10,9 @@
 
 import { DurableObject } from "cloudflare:workers";
 import { ChatStateDO as WasmChatStateDO } from "../wasm/index.js";
+import { ChatStateError } from "./errors.js";
 
 const VERSION = 1;
-
-/**
- * An error reported by the object, with the protocol's stable code. RPC
- * carries only an error's message across, so the code leads the message too.
- */
-export class ChatStateError extends Error {
-  constructor(code, message) {
-    super(`[${code}] ${message}`);
-    this.name = "ChatStateError";
-    this.code = code;
-  }
-}
 
 export class ChatStateDO extends DurableObject {
   #engine;
@@ -48,7 +37,8 @@ export class ChatStateDO extends DurableObject {
 
   async #op(op, args) {
     const reply = JSON.parse(await this.#engine.call(JSON.stringify({ v: VERSION, op, args })));
-    if (reply.err) throw new ChatStateError(reply.err.code, reply.err.message);
+    // RPC carries only an error's message across, so the code leads it.
+    if (reply.err) throw new ChatStateError(reply.err.code, `[${reply.err.code}] ${reply.err.message}`);
     return reply.ok ?? null;
   }
 

@@ -26,6 +26,8 @@ use worker::ScheduledTime;
 
 use crate::object::ChatStateDO;
 
+/// The last instant a JavaScript `Date` can hold.
+const MAX_DATE_MS: i64 = 8_640_000_000_000_000;
 /// Default coalescing window.
 pub(crate) const DEFAULT_WINDOW_MS: i64 = 60_000;
 /// Most rows deleted per table in one alarm run.
@@ -87,7 +89,9 @@ impl Alarm {
     }
 
     async fn set(&self, obj: &ChatStateDO, at: i64) -> Result<()> {
-        let real = obj.clock.to_real(at);
+        // A JavaScript Date ends at 8.64e15 ms (year 275760); expiries may
+        // saturate later than that.
+        let real = obj.clock.to_real(at).min(MAX_DATE_MS);
         let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(real as f64));
         // Forget the armed time first: if setAlarm fails, the next call
         // reads it again.

@@ -274,3 +274,165 @@ impl Harness for Workerd {
         })
     }
 }
+
+/// The npm package's client (`createCloudflareState`) seen from Rust: each
+/// contract call is made by the JavaScript client inside the runtime,
+/// against the object named `object`.
+#[derive(Debug, Clone)]
+pub struct Package {
+    runtime: Arc<Runtime>,
+    object: String,
+}
+
+impl Package {
+    async fn invoke<R: serde::de::DeserializeOwned + Send + 'static>(
+        &self,
+        method: &'static str,
+        args: Value,
+    ) -> Result<R> {
+        let this = self.clone();
+        let text = tokio::task::spawn_blocking(move || {
+            this.runtime.post(
+                &format!("pkg/{}", encode(&this.object)),
+                &json!({"method": method, "args": args}).to_string(),
+            )
+        })
+        .await
+        .map_err(|e| Error::storage("http", e))??;
+        let reply: Value = serde_json::from_str(&text).map_err(|e| Error::storage("http", e))?;
+        if let Some(err) = reply.get("err") {
+            let wire: chat_state::wire::WireError =
+                serde_json::from_value(err.clone()).map_err(|e| Error::storage("http", e))?;
+            return Err(wire.into_error());
+        }
+        serde_json::from_value(reply["ok"].clone()).map_err(|e| Error::Protocol {
+            message: format!("{method} returned an unexpected shape: {e}"),
+        })
+    }
+}
+
+impl chat_state::StateAdapter for Package {
+    async fn connect(&self) -> Result<()> {
+        self.invoke::<Value>("connect", json!([])).await.map(drop)
+    }
+    async fn disconnect(&self) -> Result<()> {
+        self.invoke::<Value>("disconnect", json!([])).await.map(drop)
+    }
+    async fn subscribe(&self, thread_id: &str) -> Result<()> {
+        self.invoke::<Value>("subscribe", json!([thread_id])).await.map(drop)
+    }
+    async fn unsubscribe(&self, thread_id: &str) -> Result<()> {
+        self.invoke::<Value>("unsubscribe", json!([thread_id])).await.map(drop)
+    }
+    async fn is_subscribed(&self, thread_id: &str) -> Result<bool> {
+        self.invoke("isSubscribed", json!([thread_id])).await
+    }
+    async fn acquire_lock(&self, key: &str, ttl_ms: i64) -> Result<Option<chat_state::Lock>> {
+        self.invoke("acquireLock", json!([key, ttl_ms])).await
+    }
+    async fn release_lock(&self, lock: &chat_state::Lock) -> Result<()> {
+        self.invoke::<Value>("releaseLock", json!([lock])).await.map(drop)
+    }
+    async fn extend_lock(&self, lock: &chat_state::Lock, ttl_ms: i64) -> Result<bool> {
+        self.invoke("extendLock", json!([lock, ttl_ms])).await
+    }
+    async fn force_release_lock(&self, key: &str) -> Result<()> {
+        self.invoke::<Value>("forceReleaseLock", json!([key])).await.map(drop)
+    }
+    async fn get(&self, key: &str) -> Result<Option<Value>> {
+        let v: Value = self.invoke("get", json!([key])).await?;
+        Ok(Some(v).filter(|v| !v.is_null()))
+    }
+    async fn set(&self, key: &str, value: &Value, ttl_ms: Option<i64>) -> Result<()> {
+        self.invoke::<Value>("set", json!([key, value, ttl_ms])).await.map(drop)
+    }
+    async fn set_if_not_exists(&self, key: &str, value: &Value, ttl_ms: Option<i64>) -> Result<bool> {
+        self.invoke("setIfNotExists", json!([key, value, ttl_ms])).await
+    }
+    async fn delete(&self, key: &str) -> Result<()> {
+        self.invoke::<Value>("delete", json!([key])).await.map(drop)
+    }
+    async fn append_to_list(&self, key: &str, value: &Value, options: chat_state::ListOptions) -> Result<()> {
+        self.invoke::<Value>("appendToList", json!([key, value, options])).await.map(drop)
+    }
+    async fn get_list(&self, key: &str) -> Result<Vec<Value>> {
+        self.invoke("getList", json!([key])).await
+    }
+    async fn enqueue(&self, key: &str, entry: &chat_state::QueueEntry, max_size: i64) -> Result<u64> {
+        self.invoke("enqueue", json!([key, entry, max_size])).await
+    }
+    async fn dequeue(&self, key: &str) -> Result<Option<chat_state::QueueEntry>> {
+        self.invoke("dequeue", json!([key])).await
+    }
+    async fn queue_depth(&self, key: &str) -> Result<u64> {
+        self.invoke("queueDepth", json!([key])).await
+    }
+}
+
+/// The suite's harness over the npm package's client.
+#[derive(Debug, Clone)]
+pub struct PackageHarness {
+    inner: Workerd,
+}
+
+impl PackageHarness {
+    /// A harness on the runtime shared by this process.
+    pub fn shared() -> PackageHarness {
+        PackageHarness {
+            inner: Workerd::shared(),
+        }
+    }
+}
+
+impl Harness for PackageHarness {
+    type Adapter = Package;
+
+    async fn fresh(&self) -> Package {
+        let object = format!("package-{}", uuid::Uuid::new_v4());
+        self.inner
+            .hook(&object, "test.now", json!({}))
+            .await
+            .expect("the object freezes its clock");
+        Package {
+            runtime: self.inner.runtime.clone(),
+            object,
+        }
+    }
+
+    async fn now(&self, a: &Package) -> i64 {
+        self.inner
+            .hook(&a.object, "test.now", json!({}))
+            .await
+            .ok()
+            .and_then(|v| v.as_i64())
+            .expect("the object reports its time")
+    }
+
+    async fn advance(&self, a: &Package, ms: i64) {
+        self.inner
+            .hook(&a.object, "test.advance", json!({"ms": ms}))
+            .await
+            .expect("the object moves its clock");
+    }
+
+    async fn write_raw(&self, a: &Package, store: RawStore, key: &str, text: &str) -> TestResult {
+        let store = match store {
+            RawStore::Cache => "cache",
+            RawStore::List => "list",
+            RawStore::Queue => "queue",
+        };
+        self.inner
+            .hook(&a.object, "test.writeRaw", json!({"store": store, "key": key, "text": text}))
+            .await?;
+        Ok(())
+    }
+
+    async fn purge(&self, a: &Package) -> Result<Purge> {
+        let v = self.inner.hook(&a.object, "test.purge", json!({})).await?;
+        Ok(Purge {
+            deleted: v["deleted"].as_u64().unwrap_or(0),
+            more_due: v["moreDue"].as_bool().unwrap_or(false),
+            next_expiry: v["nextExpiry"].as_i64(),
+        })
+    }
+}

@@ -98,16 +98,17 @@ pub fn ttl_from_f64(method: &'static str, raw: Option<f64>) -> Result<Option<i64
     if x.is_nan() {
         return Ok(None);
     }
-    // i64::MAX as f64 rounds up to 2^63, which is itself out of range.
+    // 2^63 is what i64::MAX becomes as a float, so it saturates; anything
+    // larger in magnitude is refused.
     const LIMIT: f64 = 9_223_372_036_854_775_808.0;
     let rounded = if x >= 0.0 { x.ceil() } else { x.floor() };
-    if !(-LIMIT..LIMIT).contains(&rounded) {
+    if !(-LIMIT..=LIMIT).contains(&rounded) {
         return Err(Error::invalid(
             method,
             format!("ttlMs is {x}; it must be a finite number of milliseconds within ±2^63"),
         ));
     }
-    // In range by the check above.
+    // In range by the check above; `as` saturates 2^63 to i64::MAX.
     Ok(Some(rounded as i64))
 }
 
@@ -155,6 +156,7 @@ mod tests {
     #[test]
     fn infinite_and_oversized_ttls_are_refused_with_the_limit() {
         for bad in [f64::INFINITY, f64::NEG_INFINITY, 1e19, -1e19, 9.3e18] {
+            // 9.3e18 is above 2^63.
             let err = ttl_from_f64("acquireLock", Some(bad)).expect_err("must refuse");
             assert_eq!(err.kind(), ErrorKind::InvalidArgument);
             assert!(err.to_string().contains("2^63"), "{err}");

@@ -4,9 +4,15 @@
 //   POST /fetch/<name>         the same, through the object's fetch door
 //   POST /legacy/<name>        {"method", "args"}: a named RPC method of the
 //                              original adapter's object, e.g. acquireLock
+//   POST /pkg/<name>           {"method", "args"}: a StateAdapter method of the npm
+//                              package's client, bound to the object <name>
 //   GET  /rust-client/...      scenarios run by the Rust client inside the runtime
 export { ChatStateDO } from "../../src/durable-object.js";
 import RustEntry from "../../wasm/index.js";
+import { createCloudflareState } from "../../src/client.js";
+
+/** One package client per object name, kept so connect/disconnect stick. */
+const adapters = new Map();
 
 export default {
   async fetch(request, env, ctx) {
@@ -30,6 +36,16 @@ export default {
         return Response.json({ result: result ?? null });
       } catch (error) {
         return Response.json({ error: { code: error.code ?? null, message: String(error.message) } });
+      }
+    }
+    if (door === "pkg" && request.method === "POST") {
+      const { method, args } = await request.json();
+      if (!adapters.has(name)) adapters.set(name, createCloudflareState({ namespace: env.CHAT_STATE, name }));
+      try {
+        const result = await adapters.get(name)[method](...args);
+        return Response.json({ ok: result ?? null });
+      } catch (error) {
+        return Response.json({ err: { code: error.code ?? "exception", message: String(error.message) } });
       }
     }
     if (door === "rust-client") {

@@ -32,6 +32,7 @@ mod queues;
 mod schema;
 mod subscriptions;
 mod sweep;
+mod takeover;
 
 use std::sync::Arc;
 

@@ -13,11 +13,28 @@ use crate::error::Result;
 use crate::sql::{Param, SqlConn};
 
 /// The schema version this engine creates and expects.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
-/// Statements of each migration step; step `i` brings the schema from
-/// version `i` to `i + 1`.
-const MIGRATIONS: &[&[&str]] = &[&[
+/// One forward migration step.
+enum Step {
+    /// Statements run in order.
+    Sql(&'static [&'static str]),
+    /// Code that runs its own statements, for a step whose work depends on
+    /// what the database holds.
+    Run(fn(&Engine, &mut dyn SqlConn) -> Result<()>),
+}
+
+/// The migration steps; step `i` brings the schema from version `i` to
+/// `i + 1`.
+const MIGRATIONS: &[Step] = &[
+    Step::Sql(V1_TABLES),
+    // No schema change: the live data of the original TypeScript package,
+    // if its tables are present, is copied into ours (contract §7).
+    Step::Run(Engine::take_over_original),
+];
+
+/// Version 1: our tables and their expiry indexes.
+const V1_TABLES: &[&str] = &[
     // Membership only: the primary key is the whole row.
     "CREATE TABLE IF NOT EXISTS cs_subscriptions (
         prefix TEXT NOT NULL,
@@ -78,7 +95,7 @@ const MIGRATIONS: &[&[&str]] = &[&[
         PRIMARY KEY (prefix, key, seq)
     ) WITHOUT ROWID",
     "CREATE INDEX IF NOT EXISTS cs_queue_expiry ON cs_queue (expires_at)",
-]];
+];
 
 const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS cs_schema (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -108,9 +125,14 @@ impl Engine {
             );
             return Ok(found);
         }
-        for (step, statements) in MIGRATIONS.iter().enumerate().skip(found.max(0) as usize) {
-            for statement in *statements {
-                conn.execute(statement, &[])?;
+        for (step, migration) in MIGRATIONS.iter().enumerate().skip(found.max(0) as usize) {
+            match migration {
+                Step::Sql(statements) => {
+                    for statement in *statements {
+                        conn.execute(statement, &[])?;
+                    }
+                }
+                Step::Run(run) => run(self, conn)?,
             }
             let version = step as i64 + 1;
             conn.execute(WRITE_VERSION, &[Param::Int(version)])?;
