@@ -15,104 +15,110 @@ import { ChatStateError } from "./errors.js";
 const VERSION = 1;
 
 export class ChatStateDO extends DurableObject {
-  #engine;
+	#engine;
 
-  constructor(ctx, env) {
-    super(ctx, env);
-    this.#engine = new WasmChatStateDO(ctx, env);
-  }
+	constructor(ctx, env) {
+		super(ctx, env);
+		this.#engine = new WasmChatStateDO(ctx, env);
+	}
 
-  /** One protocol request (JSON text) in, one reply (JSON text) out. */
-  call(request) {
-    return this.#engine.call(request);
-  }
+	/** One protocol request (JSON text) in, one reply (JSON text) out. */
+	call(request) {
+		return this.#engine.call(request);
+	}
 
-  fetch(request) {
-    return this.#engine.fetch(request);
-  }
+	fetch(request) {
+		return this.#engine.fetch(request);
+	}
 
-  alarm() {
-    return this.#engine.alarm();
-  }
+	alarm() {
+		return this.#engine.alarm();
+	}
 
-  async #op(op, args) {
-    const reply = JSON.parse(await this.#engine.call(JSON.stringify({ v: VERSION, op, args })));
-    // RPC carries only an error's message across, so the code leads it.
-    if (reply.err) throw new ChatStateError(reply.err.code, `[${reply.err.code}] ${reply.err.message}`);
-    return reply.ok ?? null;
-  }
+	async #op(op, args) {
+		const reply = JSON.parse(
+			await this.#engine.call(JSON.stringify({ v: VERSION, op, args })),
+		);
+		// RPC carries only an error's message across, so the code leads it.
+		if (reply.err)
+			throw new ChatStateError(
+				reply.err.code,
+				`[${reply.err.code}] ${reply.err.message}`,
+			);
+		return reply.ok ?? null;
+	}
 
-  subscribe(threadId) {
-    return this.#op("subscribe", { threadId });
-  }
+	subscribe(threadId) {
+		return this.#op("subscribe", { threadId });
+	}
 
-  unsubscribe(threadId) {
-    return this.#op("unsubscribe", { threadId });
-  }
+	unsubscribe(threadId) {
+		return this.#op("unsubscribe", { threadId });
+	}
 
-  isSubscribed(threadId) {
-    return this.#op("isSubscribed", { threadId });
-  }
+	isSubscribed(threadId) {
+		return this.#op("isSubscribed", { threadId });
+	}
 
-  acquireLock(threadId, ttlMs) {
-    return this.#op("acquireLock", { threadId, ttlMs });
-  }
+	acquireLock(threadId, ttlMs) {
+		return this.#op("acquireLock", { threadId, ttlMs });
+	}
 
-  releaseLock(threadId, token) {
-    return this.#op("releaseLock", { threadId, token });
-  }
+	releaseLock(threadId, token) {
+		return this.#op("releaseLock", { threadId, token });
+	}
 
-  extendLock(threadId, token, ttlMs) {
-    return this.#op("extendLock", { threadId, token, ttlMs });
-  }
+	extendLock(threadId, token, ttlMs) {
+		return this.#op("extendLock", { threadId, token, ttlMs });
+	}
 
-  forceReleaseLock(threadId) {
-    return this.#op("forceReleaseLock", { threadId });
-  }
+	forceReleaseLock(threadId) {
+		return this.#op("forceReleaseLock", { threadId });
+	}
 
-  /** Resolves to the stored JSON text, or null. */
-  cacheGet(key) {
-    return this.#op("get", { key });
-  }
+	/** Resolves to the stored JSON text, or null. */
+	cacheGet(key) {
+		return this.#op("get", { key });
+	}
 
-  /** `value` is JSON text. */
-  cacheSet(key, value, ttlMs) {
-    return this.#op("set", { key, value, ttlMs });
-  }
+	/** `value` is JSON text. */
+	cacheSet(key, value, ttlMs) {
+		return this.#op("set", { key, value, ttlMs });
+	}
 
-  cacheSetIfNotExists(key, value, ttlMs) {
-    return this.#op("setIfNotExists", { key, value, ttlMs });
-  }
+	cacheSetIfNotExists(key, value, ttlMs) {
+		return this.#op("setIfNotExists", { key, value, ttlMs });
+	}
 
-  cacheDelete(key) {
-    return this.#op("delete", { key });
-  }
+	cacheDelete(key) {
+		return this.#op("delete", { key });
+	}
 
-  listAppend(key, value, maxLength, ttlMs) {
-    return this.#op("appendToList", { key, value, maxLength, ttlMs });
-  }
+	listAppend(key, value, maxLength, ttlMs) {
+		return this.#op("appendToList", { key, value, maxLength, ttlMs });
+	}
 
-  listGet(key) {
-    return this.#op("getList", { key });
-  }
+	listGet(key) {
+		return this.#op("getList", { key });
+	}
 
-  /** `value` is the queue entry's JSON text; its times are read from it. */
-  enqueue(threadId, value, maxSize) {
-    const entry = JSON.parse(value);
-    return this.#op("enqueue", {
-      threadId,
-      entry: value,
-      enqueuedAt: entry.enqueuedAt,
-      expiresAt: entry.expiresAt,
-      maxSize,
-    });
-  }
+	/** `value` is the queue entry's JSON text; its times are read from it. */
+	enqueue(threadId, value, maxSize) {
+		const entry = JSON.parse(value);
+		return this.#op("enqueue", {
+			threadId,
+			entry: value,
+			enqueuedAt: entry.enqueuedAt,
+			expiresAt: entry.expiresAt,
+			maxSize,
+		});
+	}
 
-  dequeue(threadId) {
-    return this.#op("dequeue", { threadId });
-  }
+	dequeue(threadId) {
+		return this.#op("dequeue", { threadId });
+	}
 
-  queueDepth(threadId) {
-    return this.#op("queueDepth", { threadId });
-  }
+	queueDepth(threadId) {
+		return this.#op("queueDepth", { threadId });
+	}
 }

@@ -57917,6 +57917,356 @@ var init_dist10 = __esm({
   }
 });
 
+// src/errors.js
+var ChatStateError = class extends Error {
+  constructor(code4, message, options) {
+    super(message, options);
+    this.name = "ChatStateError";
+    this.code = code4;
+  }
+};
+function invalidArgument(method, reason) {
+  return new ChatStateError(
+    "invalid_argument",
+    `invalid argument to ${method}: ${reason}`
+  );
+}
+function notConnected() {
+  return new ChatStateError(
+    "not_connected",
+    "CloudflareDOStateAdapter is not connected. Call connect() first."
+  );
+}
+
+// src/routing.js
+var THREAD_PREFIXES = [
+  "thread-state:",
+  "channel-state:",
+  "msg-history:",
+  "transcripts:user:"
+];
+var DEFAULT_KEY_BUCKETS = 16;
+var encoder = new TextEncoder();
+function fnv1a32(text9) {
+  let hash2 = 2166136261;
+  for (const byte of encoder.encode(text9)) {
+    hash2 = Math.imul(hash2 ^ byte, 16777619) >>> 0;
+  }
+  return hash2 >>> 0;
+}
+function byChannel(threadId) {
+  const parts = threadId.split(":");
+  return parts.length >= 2 ? `${parts[0]}:${parts[1]}` : threadId;
+}
+var Router = class {
+  constructor({
+    name: name23 = "default",
+    shardKey,
+    keyShard,
+    keyBuckets = DEFAULT_KEY_BUCKETS
+  } = {}) {
+    if (!Number.isInteger(keyBuckets) || keyBuckets < 1) {
+      throw new TypeError(
+        `keyBuckets must be a positive integer, got ${keyBuckets}`
+      );
+    }
+    this.name = name23 === "" ? "default" : String(name23);
+    this.shardKey = shardKey;
+    this.keyShard = keyShard;
+    this.keyBuckets = keyBuckets;
+  }
+  /** The object of a thread-scoped call (subscriptions, locks, queues). */
+  thread(threadId) {
+    return this.shardKey ? String(this.shardKey(threadId)) : this.name;
+  }
+  /** The object of a cache or list key. */
+  key(key2) {
+    const custom2 = this.keyShard?.(key2);
+    if (custom2 !== void 0 && custom2 !== null) return String(custom2);
+    if (!this.shardKey) return this.name;
+    for (const prefix of THREAD_PREFIXES) {
+      if (key2.startsWith(prefix)) return this.thread(key2.slice(prefix.length));
+    }
+    return `${this.name}#k${fnv1a32(key2) % this.keyBuckets}`;
+  }
+};
+
+// src/client.js
+var VERSION = 1;
+var MAX_VALUE_BYTES = 199e4;
+var encoder2 = new TextEncoder();
+function utf8Length(text9) {
+  if (text9.length > MAX_VALUE_BYTES || text9.length * 3 <= MAX_VALUE_BYTES)
+    return text9.length;
+  return encoder2.encode(text9).length;
+}
+function encode(method, key2, value) {
+  if (value === void 0) {
+    throw invalidArgument(
+      method,
+      `the value for key ${JSON.stringify(key2)} is undefined; store null instead`
+    );
+  }
+  let text9;
+  try {
+    text9 = JSON.stringify(value);
+  } catch (error62) {
+    throw invalidArgument(
+      method,
+      `the value for key ${JSON.stringify(key2)} cannot be encoded as JSON: ${error62.message}`
+    );
+  }
+  if (text9 === void 0) {
+    throw invalidArgument(
+      method,
+      `the value for key ${JSON.stringify(key2)} is a ${typeof value}, which JSON cannot carry`
+    );
+  }
+  const size = utf8Length(text9);
+  if (size > MAX_VALUE_BYTES) {
+    throw new ChatStateError(
+      "value_too_large",
+      `${method}: value for key ${JSON.stringify(key2.slice(0, 64))} is ${size} bytes, over the limit of ${MAX_VALUE_BYTES} bytes; store large payloads elsewhere and keep a reference here`
+    );
+  }
+  return text9;
+}
+function decode(text9) {
+  if (text9 === null || text9 === void 0) return null;
+  try {
+    return JSON.parse(text9);
+  } catch {
+    return text9;
+  }
+}
+function ttl(method, ttlMs) {
+  if (ttlMs === void 0 || ttlMs === null) return null;
+  if (typeof ttlMs !== "number")
+    throw invalidArgument(
+      method,
+      `ttlMs must be a number, got ${typeof ttlMs}`
+    );
+  if (Number.isNaN(ttlMs)) return null;
+  if (!Number.isFinite(ttlMs))
+    throw invalidArgument(
+      method,
+      `ttlMs is ${ttlMs}; it must be a finite number of milliseconds`
+    );
+  return ttlMs;
+}
+function bound(method, name23, value) {
+  if (value === void 0 || value === null) return null;
+  if (typeof value !== "number")
+    throw invalidArgument(
+      method,
+      `${name23} must be a number, got ${typeof value}`
+    );
+  return Number.isFinite(value) ? value : null;
+}
+function key(method, name23, value) {
+  if (typeof value !== "string")
+    throw invalidArgument(
+      method,
+      `${name23} must be a string, got ${typeof value}`
+    );
+  return value;
+}
+var sleep = (ms) => new Promise((resolve2) => setTimeout(resolve2, ms));
+var CloudflareDOStateAdapter = class {
+  #namespace;
+  #router;
+  #locationHint;
+  #jurisdiction;
+  #attempts;
+  #baseDelayMs;
+  #connected = false;
+  constructor(options) {
+    if (!options?.namespace) {
+      throw new TypeError(
+        "createCloudflareState: `namespace` is required; pass the Durable Object namespace bound to ChatStateDO, e.g. { namespace: env.CHAT_STATE }"
+      );
+    }
+    this.#namespace = options.namespace;
+    this.#router = new Router(options);
+    this.#locationHint = options.locationHint;
+    this.#jurisdiction = options.jurisdiction;
+    this.#attempts = Math.max(1, options.retry?.attempts ?? 3);
+    this.#baseDelayMs = options.retry?.baseDelayMs ?? 50;
+  }
+  /** The object name that owns a thread-scoped call or a key. */
+  objectFor({ threadId, key: k3 }) {
+    return threadId !== void 0 ? this.#router.thread(threadId) : this.#router.key(k3);
+  }
+  #stub(name23) {
+    const namespace = this.#jurisdiction ? this.#namespace.jurisdiction(this.#jurisdiction) : this.#namespace;
+    const id = namespace.idFromName(name23);
+    return this.#locationHint ? namespace.get(id, { locationHint: this.#locationHint }) : namespace.get(id);
+  }
+  /**
+   * Sends one call. `safe` calls may be repeated after a transient platform
+   * error; overload is never retried. A fresh stub is made for each attempt.
+   */
+  async #call(object3, op, args, safe2) {
+    if (!this.#connected) throw notConnected();
+    const request = JSON.stringify({ v: VERSION, op, args });
+    for (let attempt = 1; ; attempt++) {
+      let text9;
+      try {
+        text9 = await this.#stub(object3).call(request);
+      } catch (error62) {
+        const again = safe2 && error62?.retryable === true && error62?.overloaded !== true && attempt < this.#attempts;
+        if (!again) throw error62;
+        await sleep(Math.random() * this.#baseDelayMs * 2 ** (attempt - 1));
+        continue;
+      }
+      const reply = JSON.parse(text9);
+      if (reply.err) {
+        if (reply.err.code === "unsupported_version") {
+          throw new ChatStateError(
+            "protocol",
+            `the object speaks protocol versions ${reply.err.min} to ${reply.err.cur}, this client ${VERSION}; deploy one release on both sides: ${reply.err.message}`
+          );
+        }
+        throw new ChatStateError(reply.err.code, reply.err.message);
+      }
+      return reply.ok ?? null;
+    }
+  }
+  #thread(method, threadId, op, args, safe2) {
+    key(method, "threadId", threadId);
+    return this.#call(
+      this.#router.thread(threadId),
+      op,
+      { threadId, ...args },
+      safe2
+    );
+  }
+  #key(method, k3, op, args, safe2) {
+    key(method, "key", k3);
+    return this.#call(this.#router.key(k3), op, { key: k3, ...args }, safe2);
+  }
+  /** Validates the options; sends nothing. Objects migrate on their first call. */
+  async connect() {
+    this.#connected = true;
+  }
+  async disconnect() {
+    this.#connected = false;
+  }
+  async subscribe(threadId) {
+    await this.#thread("subscribe", threadId, "subscribe", {}, true);
+  }
+  async unsubscribe(threadId) {
+    await this.#thread("unsubscribe", threadId, "unsubscribe", {}, true);
+  }
+  async isSubscribed(threadId) {
+    return this.#thread("isSubscribed", threadId, "isSubscribed", {}, true);
+  }
+  async acquireLock(threadId, ttlMs) {
+    const t = ttl("acquireLock", ttlMs);
+    if (t === null) throw invalidArgument("acquireLock", "ttlMs is required");
+    return this.#thread(
+      "acquireLock",
+      threadId,
+      "acquireLock",
+      { ttlMs: t },
+      false
+    );
+  }
+  async releaseLock(lock) {
+    await this.#thread(
+      "releaseLock",
+      lock?.threadId,
+      "releaseLock",
+      { token: String(lock.token) },
+      true
+    );
+  }
+  async extendLock(lock, ttlMs) {
+    const t = ttl("extendLock", ttlMs);
+    if (t === null) throw invalidArgument("extendLock", "ttlMs is required");
+    return this.#thread(
+      "extendLock",
+      lock?.threadId,
+      "extendLock",
+      { token: String(lock.token), ttlMs: t },
+      t > 0
+    );
+  }
+  async forceReleaseLock(threadId) {
+    await this.#thread(
+      "forceReleaseLock",
+      threadId,
+      "forceReleaseLock",
+      {},
+      true
+    );
+  }
+  async get(k3) {
+    return decode(await this.#key("get", k3, "get", {}, true));
+  }
+  async set(k3, value, ttlMs) {
+    const args = { value: encode("set", k3, value), ttlMs: ttl("set", ttlMs) };
+    await this.#key("set", k3, "set", args, true);
+  }
+  async setIfNotExists(k3, value, ttlMs) {
+    const args = {
+      value: encode("setIfNotExists", k3, value),
+      ttlMs: ttl("setIfNotExists", ttlMs)
+    };
+    return this.#key("setIfNotExists", k3, "setIfNotExists", args, false);
+  }
+  async delete(k3) {
+    await this.#key("delete", k3, "delete", {}, true);
+  }
+  async appendToList(k3, value, options = {}) {
+    const args = {
+      value: encode("appendToList", k3, value),
+      maxLength: bound("appendToList", "maxLength", options?.maxLength),
+      ttlMs: ttl("appendToList", options?.ttlMs)
+    };
+    await this.#key("appendToList", k3, "appendToList", args, false);
+  }
+  async getList(k3) {
+    const items = await this.#key("getList", k3, "getList", {}, true);
+    return (items ?? []).map(decode);
+  }
+  async enqueue(threadId, entry, maxSize) {
+    const { enqueuedAt, expiresAt } = entry ?? {};
+    if (!Number.isFinite(enqueuedAt) || !Number.isFinite(expiresAt)) {
+      throw invalidArgument(
+        "enqueue",
+        "entry.enqueuedAt and entry.expiresAt must be finite numbers"
+      );
+    }
+    const args = {
+      entry: encode("enqueue", threadId, entry),
+      enqueuedAt,
+      expiresAt,
+      maxSize: bound("enqueue", "maxSize", maxSize)
+    };
+    return this.#thread("enqueue", threadId, "enqueue", args, false);
+  }
+  async dequeue(threadId) {
+    const text9 = await this.#thread("dequeue", threadId, "dequeue", {}, false);
+    if (text9 === null) return null;
+    try {
+      return JSON.parse(text9);
+    } catch (cause) {
+      throw new ChatStateError(
+        "decode",
+        `dequeue: the stored entry for key ${JSON.stringify(threadId)} is not valid JSON; it was removed`,
+        { cause }
+      );
+    }
+  }
+  async queueDepth(threadId) {
+    return this.#thread("queueDepth", threadId, "queueDepth", {}, true);
+  }
+};
+function createCloudflareState(options) {
+  return new CloudflareDOStateAdapter(options);
+}
+
 // src/durable-object.js
 import { DurableObject } from "cloudflare:workers";
 
@@ -59515,26 +59865,8 @@ var Mt = new Proxy(k, M);
 var Ct = new Proxy(A, M);
 var Lt = new Proxy(j, M);
 
-// src/errors.js
-var ChatStateError = class extends Error {
-  constructor(code4, message, options) {
-    super(message, options);
-    this.name = "ChatStateError";
-    this.code = code4;
-  }
-};
-function invalidArgument(method, reason) {
-  return new ChatStateError("invalid_argument", `invalid argument to ${method}: ${reason}`);
-}
-function notConnected() {
-  return new ChatStateError(
-    "not_connected",
-    "CloudflareDOStateAdapter is not connected. Call connect() first."
-  );
-}
-
 // src/durable-object.js
-var VERSION = 1;
+var VERSION2 = 1;
 var ChatStateDO = class extends DurableObject {
   #engine;
   constructor(ctx, env) {
@@ -59552,8 +59884,14 @@ var ChatStateDO = class extends DurableObject {
     return this.#engine.alarm();
   }
   async #op(op, args) {
-    const reply = JSON.parse(await this.#engine.call(JSON.stringify({ v: VERSION, op, args })));
-    if (reply.err) throw new ChatStateError(reply.err.code, `[${reply.err.code}] ${reply.err.message}`);
+    const reply = JSON.parse(
+      await this.#engine.call(JSON.stringify({ v: VERSION2, op, args }))
+    );
+    if (reply.err)
+      throw new ChatStateError(
+        reply.err.code,
+        `[${reply.err.code}] ${reply.err.message}`
+      );
     return reply.ok ?? null;
   }
   subscribe(threadId) {
@@ -59616,262 +59954,6 @@ var ChatStateDO = class extends DurableObject {
   }
 };
 
-// src/routing.js
-var THREAD_PREFIXES = ["thread-state:", "channel-state:", "msg-history:", "transcripts:user:"];
-var DEFAULT_KEY_BUCKETS = 16;
-var encoder = new TextEncoder();
-function fnv1a32(text9) {
-  let hash2 = 2166136261;
-  for (const byte of encoder.encode(text9)) {
-    hash2 = Math.imul(hash2 ^ byte, 16777619) >>> 0;
-  }
-  return hash2 >>> 0;
-}
-function byChannel(threadId) {
-  const parts = threadId.split(":");
-  return parts.length >= 2 ? `${parts[0]}:${parts[1]}` : threadId;
-}
-var Router = class {
-  constructor({ name: name23 = "default", shardKey, keyShard, keyBuckets = DEFAULT_KEY_BUCKETS } = {}) {
-    if (!Number.isInteger(keyBuckets) || keyBuckets < 1) {
-      throw new TypeError(`keyBuckets must be a positive integer, got ${keyBuckets}`);
-    }
-    this.name = name23 === "" ? "default" : String(name23);
-    this.shardKey = shardKey;
-    this.keyShard = keyShard;
-    this.keyBuckets = keyBuckets;
-  }
-  /** The object of a thread-scoped call (subscriptions, locks, queues). */
-  thread(threadId) {
-    return this.shardKey ? String(this.shardKey(threadId)) : this.name;
-  }
-  /** The object of a cache or list key. */
-  key(key2) {
-    const custom2 = this.keyShard?.(key2);
-    if (custom2 !== void 0 && custom2 !== null) return String(custom2);
-    if (!this.shardKey) return this.name;
-    for (const prefix of THREAD_PREFIXES) {
-      if (key2.startsWith(prefix)) return this.thread(key2.slice(prefix.length));
-    }
-    return `${this.name}#k${fnv1a32(key2) % this.keyBuckets}`;
-  }
-};
-
-// src/client.js
-var VERSION2 = 1;
-var MAX_VALUE_BYTES = 199e4;
-var encoder2 = new TextEncoder();
-function utf8Length(text9) {
-  if (text9.length > MAX_VALUE_BYTES || text9.length * 3 <= MAX_VALUE_BYTES) return text9.length;
-  return encoder2.encode(text9).length;
-}
-function encode(method, key2, value) {
-  if (value === void 0) {
-    throw invalidArgument(method, `the value for key ${JSON.stringify(key2)} is undefined; store null instead`);
-  }
-  let text9;
-  try {
-    text9 = JSON.stringify(value);
-  } catch (error62) {
-    throw invalidArgument(method, `the value for key ${JSON.stringify(key2)} cannot be encoded as JSON: ${error62.message}`);
-  }
-  if (text9 === void 0) {
-    throw invalidArgument(method, `the value for key ${JSON.stringify(key2)} is a ${typeof value}, which JSON cannot carry`);
-  }
-  const size = utf8Length(text9);
-  if (size > MAX_VALUE_BYTES) {
-    throw new ChatStateError(
-      "value_too_large",
-      `${method}: value for key ${JSON.stringify(key2.slice(0, 64))} is ${size} bytes, over the limit of ${MAX_VALUE_BYTES} bytes; store large payloads elsewhere and keep a reference here`
-    );
-  }
-  return text9;
-}
-function decode(text9) {
-  if (text9 === null || text9 === void 0) return null;
-  try {
-    return JSON.parse(text9);
-  } catch {
-    return text9;
-  }
-}
-function ttl(method, ttlMs) {
-  if (ttlMs === void 0 || ttlMs === null) return null;
-  if (typeof ttlMs !== "number") throw invalidArgument(method, `ttlMs must be a number, got ${typeof ttlMs}`);
-  if (Number.isNaN(ttlMs)) return null;
-  if (!Number.isFinite(ttlMs)) throw invalidArgument(method, `ttlMs is ${ttlMs}; it must be a finite number of milliseconds`);
-  return ttlMs;
-}
-function bound(method, name23, value) {
-  if (value === void 0 || value === null) return null;
-  if (typeof value !== "number") throw invalidArgument(method, `${name23} must be a number, got ${typeof value}`);
-  return Number.isFinite(value) ? value : null;
-}
-function key(method, name23, value) {
-  if (typeof value !== "string") throw invalidArgument(method, `${name23} must be a string, got ${typeof value}`);
-  return value;
-}
-var sleep = (ms) => new Promise((resolve2) => setTimeout(resolve2, ms));
-var CloudflareDOStateAdapter = class {
-  #namespace;
-  #router;
-  #locationHint;
-  #jurisdiction;
-  #attempts;
-  #baseDelayMs;
-  #connected = false;
-  constructor(options) {
-    if (!options || !options.namespace) {
-      throw new TypeError(
-        "createCloudflareState: `namespace` is required; pass the Durable Object namespace bound to ChatStateDO, e.g. { namespace: env.CHAT_STATE }"
-      );
-    }
-    this.#namespace = options.namespace;
-    this.#router = new Router(options);
-    this.#locationHint = options.locationHint;
-    this.#jurisdiction = options.jurisdiction;
-    this.#attempts = Math.max(1, options.retry?.attempts ?? 3);
-    this.#baseDelayMs = options.retry?.baseDelayMs ?? 50;
-  }
-  /** The object name that owns a thread-scoped call or a key. */
-  objectFor({ threadId, key: k3 }) {
-    return threadId !== void 0 ? this.#router.thread(threadId) : this.#router.key(k3);
-  }
-  #stub(name23) {
-    const namespace = this.#jurisdiction ? this.#namespace.jurisdiction(this.#jurisdiction) : this.#namespace;
-    const id = namespace.idFromName(name23);
-    return this.#locationHint ? namespace.get(id, { locationHint: this.#locationHint }) : namespace.get(id);
-  }
-  /**
-   * Sends one call. `safe` calls may be repeated after a transient platform
-   * error; overload is never retried. A fresh stub is made for each attempt.
-   */
-  async #call(object3, op, args, safe2) {
-    if (!this.#connected) throw notConnected();
-    const request = JSON.stringify({ v: VERSION2, op, args });
-    for (let attempt = 1; ; attempt++) {
-      let text9;
-      try {
-        text9 = await this.#stub(object3).call(request);
-      } catch (error62) {
-        const again = safe2 && error62?.retryable === true && error62?.overloaded !== true && attempt < this.#attempts;
-        if (!again) throw error62;
-        await sleep(Math.random() * this.#baseDelayMs * 2 ** (attempt - 1));
-        continue;
-      }
-      const reply = JSON.parse(text9);
-      if (reply.err) {
-        if (reply.err.code === "unsupported_version") {
-          throw new ChatStateError(
-            "protocol",
-            `the object speaks protocol versions ${reply.err.min} to ${reply.err.cur}, this client ${VERSION2}; deploy one release on both sides: ${reply.err.message}`
-          );
-        }
-        throw new ChatStateError(reply.err.code, reply.err.message);
-      }
-      return reply.ok ?? null;
-    }
-  }
-  #thread(method, threadId, op, args, safe2) {
-    key(method, "threadId", threadId);
-    return this.#call(this.#router.thread(threadId), op, { threadId, ...args }, safe2);
-  }
-  #key(method, k3, op, args, safe2) {
-    key(method, "key", k3);
-    return this.#call(this.#router.key(k3), op, { key: k3, ...args }, safe2);
-  }
-  /** Validates the options; sends nothing. Objects migrate on their first call. */
-  async connect() {
-    this.#connected = true;
-  }
-  async disconnect() {
-    this.#connected = false;
-  }
-  async subscribe(threadId) {
-    await this.#thread("subscribe", threadId, "subscribe", {}, true);
-  }
-  async unsubscribe(threadId) {
-    await this.#thread("unsubscribe", threadId, "unsubscribe", {}, true);
-  }
-  async isSubscribed(threadId) {
-    return this.#thread("isSubscribed", threadId, "isSubscribed", {}, true);
-  }
-  async acquireLock(threadId, ttlMs) {
-    const t = ttl("acquireLock", ttlMs);
-    if (t === null) throw invalidArgument("acquireLock", "ttlMs is required");
-    return this.#thread("acquireLock", threadId, "acquireLock", { ttlMs: t }, false);
-  }
-  async releaseLock(lock) {
-    await this.#thread("releaseLock", lock?.threadId, "releaseLock", { token: String(lock.token) }, true);
-  }
-  async extendLock(lock, ttlMs) {
-    const t = ttl("extendLock", ttlMs);
-    if (t === null) throw invalidArgument("extendLock", "ttlMs is required");
-    return this.#thread("extendLock", lock?.threadId, "extendLock", { token: String(lock.token), ttlMs: t }, t > 0);
-  }
-  async forceReleaseLock(threadId) {
-    await this.#thread("forceReleaseLock", threadId, "forceReleaseLock", {}, true);
-  }
-  async get(k3) {
-    return decode(await this.#key("get", k3, "get", {}, true));
-  }
-  async set(k3, value, ttlMs) {
-    const args = { value: encode("set", k3, value), ttlMs: ttl("set", ttlMs) };
-    await this.#key("set", k3, "set", args, true);
-  }
-  async setIfNotExists(k3, value, ttlMs) {
-    const args = { value: encode("setIfNotExists", k3, value), ttlMs: ttl("setIfNotExists", ttlMs) };
-    return this.#key("setIfNotExists", k3, "setIfNotExists", args, false);
-  }
-  async delete(k3) {
-    await this.#key("delete", k3, "delete", {}, true);
-  }
-  async appendToList(k3, value, options = {}) {
-    const args = {
-      value: encode("appendToList", k3, value),
-      maxLength: bound("appendToList", "maxLength", options?.maxLength),
-      ttlMs: ttl("appendToList", options?.ttlMs)
-    };
-    await this.#key("appendToList", k3, "appendToList", args, false);
-  }
-  async getList(k3) {
-    const items = await this.#key("getList", k3, "getList", {}, true);
-    return (items ?? []).map(decode);
-  }
-  async enqueue(threadId, entry, maxSize) {
-    const { enqueuedAt, expiresAt } = entry ?? {};
-    if (!Number.isFinite(enqueuedAt) || !Number.isFinite(expiresAt)) {
-      throw invalidArgument("enqueue", "entry.enqueuedAt and entry.expiresAt must be finite numbers");
-    }
-    const args = {
-      entry: encode("enqueue", threadId, entry),
-      enqueuedAt,
-      expiresAt,
-      maxSize: bound("enqueue", "maxSize", maxSize)
-    };
-    return this.#thread("enqueue", threadId, "enqueue", args, false);
-  }
-  async dequeue(threadId) {
-    const text9 = await this.#thread("dequeue", threadId, "dequeue", {}, false);
-    if (text9 === null) return null;
-    try {
-      return JSON.parse(text9);
-    } catch (cause) {
-      throw new ChatStateError(
-        "decode",
-        `dequeue: the stored entry for key ${JSON.stringify(threadId)} is not valid JSON; it was removed`,
-        { cause }
-      );
-    }
-  }
-  async queueDepth(threadId) {
-    return this.#thread("queueDepth", threadId, "queueDepth", {}, true);
-  }
-};
-function createCloudflareState(options) {
-  return new CloudflareDOStateAdapter(options);
-}
-
 // test/chat/worker.js
 var events = [];
 var bots = /* @__PURE__ */ new Map();
@@ -59885,7 +59967,14 @@ function stateFor(env, config2) {
 }
 async function handle2(kind, thread, message, context) {
   const text9 = message.text;
-  events.push({ at: Date.now(), phase: "start", kind, text: text9, thread: thread.id, skipped: context?.skipped?.length ?? 0 });
+  events.push({
+    at: Date.now(),
+    phase: "start",
+    kind,
+    text: text9,
+    thread: thread.id,
+    skipped: context?.skipped?.length ?? 0
+  });
   if (text9.includes("subscribe")) await thread.subscribe();
   const state = await thread.state ?? {};
   await thread.setState({ count: (state.count ?? 0) + 1, last: text9 });
@@ -59909,15 +59998,21 @@ async function bot(env, config2) {
           adapters: {
             web: createWebAdapter2({
               userName: "bot",
-              getUser: (request) => ({ id: request.headers.get("x-user") ?? "u1" })
+              getUser: (request) => ({
+                id: request.headers.get("x-user") ?? "u1"
+              })
             })
           },
           state: stateFor(env, config2),
           concurrency: { strategy, debounceMs: 60 },
           ...config2.force ? { onLockConflict: "force" } : {}
         });
-        chat.onNewMention((thread, message, context) => handle2("mention", thread, message, context));
-        chat.onSubscribedMessage((thread, message, context) => handle2("subscribed", thread, message, context));
+        chat.onNewMention(
+          (thread, message, context) => handle2("mention", thread, message, context)
+        );
+        chat.onSubscribedMessage(
+          (thread, message, context) => handle2("subscribed", thread, message, context)
+        );
         return chat;
       })()
     );
@@ -59936,11 +60031,25 @@ var worker_default = {
       case "/events":
         return Response.json(events);
       case "/state/get":
-        return Response.json(await withState(env, config2, (s2) => s2.get(url2.searchParams.get("key"))));
+        return Response.json(
+          await withState(
+            env,
+            config2,
+            (s2) => s2.get(url2.searchParams.get("key"))
+          )
+        );
       case "/state/list":
-        return Response.json(await withState(env, config2, (s2) => s2.getList(url2.searchParams.get("key"))));
+        return Response.json(
+          await withState(
+            env,
+            config2,
+            (s2) => s2.getList(url2.searchParams.get("key"))
+          )
+        );
       case "/state/object":
-        return Response.json(stateFor(env, config2).objectFor({ key: url2.searchParams.get("key") }));
+        return Response.json(
+          stateFor(env, config2).objectFor({ key: url2.searchParams.get("key") })
+        );
       default:
         return new Response("not found", { status: 404 });
     }
