@@ -230,7 +230,7 @@ const COUNTS: &[(&str, &str)] = &[
 /// Operations for tests and the inspector: `inspect`, `test.now`,
 /// `test.advance`, `test.purge`, `test.writeRaw`, `test.seed`,
 /// `test.failAlarm`.
-pub(crate) async fn test_hook(obj: &ChatStateDO, request: &str) -> Result<String> {
+pub(crate) async fn host_op(obj: &ChatStateDO, request: &str) -> Result<String> {
     let req: HookRequest = serde_json::from_str(request).map_err(|e| Error::Protocol {
         message: format!("bad test hook request: {e}"),
     })?;

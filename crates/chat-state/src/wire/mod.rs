@@ -168,6 +168,9 @@ pub struct Outcome {
     pub failed: bool,
     /// Whether the request asked for the cost to be reported.
     pub wants_cost: bool,
+    /// The operation, when it is not one of the contract's: a host may
+    /// serve operations of its own under such names.
+    pub unknown_op: Option<String>,
 }
 
 /// Serialises a reply. `cost` is filled in later by [`with_cost`] when the
@@ -370,17 +373,21 @@ pub fn dispatch(engine: &Engine, conn: &mut dyn SqlConn, request: &str) -> Outco
             expiry,
             failed: false,
             wants_cost,
+            unknown_op: None,
         },
         Err(Failure::Error(e)) => failure(WireError::from_error(&e), wants_cost),
-        Err(Failure::UnknownOp(op)) => failure(
-            WireError {
-                code: UNSUPPORTED_OP.to_owned(),
-                message: format!("operation {op:?} is not supported by this object"),
-                min: None,
-                cur: None,
-            },
-            wants_cost,
-        ),
+        Err(Failure::UnknownOp(op)) => Outcome {
+            unknown_op: Some(op.clone()),
+            ..failure(
+                WireError {
+                    code: UNSUPPORTED_OP.to_owned(),
+                    message: format!("operation {op:?} is not supported by this object"),
+                    min: None,
+                    cur: None,
+                },
+                wants_cost,
+            )
+        },
     }
 }
 
@@ -390,6 +397,7 @@ fn failure(err: WireError, wants_cost: bool) -> Outcome {
         expiry: None,
         failed: true,
         wants_cost,
+        unknown_op: None,
     }
 }
 
