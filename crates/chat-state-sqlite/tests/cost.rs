@@ -119,6 +119,9 @@ fn seed(conn: &Connection, now: i64, total: usize) -> rusqlite::Result<usize> {
 // Test 1: the plan of every statement
 // ---------------------------------------------------------------------------
 
+/// Engine files of one-time migration steps (see `engine_statements`).
+const ONE_TIME: [&str; 1] = ["takeover.rs"];
+
 /// A [`SqlConn`] on a plain connection (autocommit) that remembers each
 /// distinct statement it ran, with the parameters of its first run.
 struct Recorder {
@@ -169,6 +172,10 @@ impl SqlConn for Recorder {
 /// Every SQL string literal in the engine's source: the statements the
 /// recorder must have seen. Read at run time so that a statement added in a
 /// new module is covered too.
+///
+/// Files in `ONE_TIME` are left out: their statements run once per
+/// database, inside `migrate`, over another package's tables, which they
+/// read whole by design.
 fn engine_statements() -> TestResult<BTreeSet<String>> {
     const KEYWORDS: [&str; 6] = [
         "SELECT ", "INSERT ", "UPDATE ", "DELETE ", "CREATE ", "WITH ",
@@ -178,6 +185,9 @@ fn engine_statements() -> TestResult<BTreeSet<String>> {
     for file in fs::read_dir(&dir)? {
         let path = file?.path();
         if path.extension().is_none_or(|ext| ext != "rs") {
+            continue;
+        }
+        if ONE_TIME.iter().any(|name| path.ends_with(name)) {
             continue;
         }
         let source = fs::read_to_string(&path)?;
@@ -482,8 +492,12 @@ fn recorded() -> TestResult<Recorder> {
 
     exercise(&engine, &clock, &mut rec)?;
 
+    // Plans are checked for the engine's statements only; the one-time
+    // takeover's discovery also ran, on this fresh database.
+    let statements = engine_statements()?;
+    rec.seen.retain(|(sql, _)| statements.contains(*sql));
     let captured: BTreeSet<String> = rec.seen.iter().map(|(s, _)| (*s).to_owned()).collect();
-    let missing: Vec<String> = engine_statements()?
+    let missing: Vec<String> = statements
         .difference(&captured)
         .map(|s| one_line(s))
         .collect();

@@ -142,15 +142,15 @@ async fn snapshot(state: &SqliteState) -> chat_state::Result<Vec<String>> {
     state
         .with_connection(|c| {
             let mut out = Vec::new();
-            for table in [
-                "cs_subscriptions",
-                "cs_locks",
-                "cs_kv",
-                "cs_lists",
-                "cs_list_items",
-                "cs_queue",
+            for (table, order) in [
+                ("cs_subscriptions", "1, 2"),
+                ("cs_locks", "1, 2"),
+                ("cs_kv", "1, 2"),
+                ("cs_lists", "1, 2"),
+                ("cs_list_items", "1, 2, 3"),
+                ("cs_queue", "1, 2, 3"),
             ] {
-                let mut stmt = c.prepare(&format!("SELECT * FROM {table} ORDER BY 1, 2, 3"))?;
+                let mut stmt = c.prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))?;
                 let width = stmt.column_count();
                 let mut rows = stmt.query([])?;
                 while let Some(row) = rows.next()? {

@@ -5,6 +5,10 @@
 //! prefix. Migrations are additive only (new tables, columns and indexes),
 //! so code of the previous release keeps working on a newer schema after a
 //! rollback.
+//!
+//! Version 2 changes no table: it takes over the live data that the original
+//! TypeScript package left in its own tables (see `takeover`), which stay in
+//! place for a rollback to that package.
 
 use tracing::{debug, info, warn};
 

@@ -65,8 +65,9 @@ const MARKER: &str = "_schema_version";
 const DISCOVER: &str = "SELECT name, sql FROM sqlite_master WHERE type = 'table'
     AND name IN ('_schema_version', 'subscriptions', 'locks', 'cache', 'queue', 'lists')";
 
-// Rows of ours under the prefix, per kind, in the order of `KINDS`. Read
-// before and after the copies to report what was actually inserted.
+// Rows of ours under the prefix, one column per kind (`KINDS` of them, in
+// the order logged). Read before and after the copies, so the log reports
+// what was actually inserted.
 const COUNT_OURS: &str = "SELECT
     (SELECT COUNT(*) FROM cs_subscriptions WHERE prefix = ?1),
     (SELECT COUNT(*) FROM cs_locks WHERE prefix = ?1),
@@ -76,10 +77,12 @@ const COUNT_OURS: &str = "SELECT
     (SELECT COUNT(*) FROM cs_list_items WHERE prefix = ?1)";
 const KINDS: usize = 6;
 
-// Each copy binds ?1 = prefix and ?2 = now. Every SELECT has a WHERE
-// clause, which SQLite needs to parse the upsert that follows it. A TEXT
-// primary key of the original admits NULL, which our NOT NULL columns do
-// not, so NULL keys are left out rather than failing the step.
+// Each copy binds ?1 = prefix and, except for subscriptions, which never
+// expire, ?2 = now. Every SELECT has a WHERE clause, which SQLite needs to
+// parse the upsert that follows it. A TEXT primary key of the original
+// admits NULL, which our NOT NULL columns do not, so NULL keys are left out
+// rather than failing the step. Times are cast in case a writer stored
+// them as reals, which our readers would refuse.
 const COPY_SUBSCRIPTIONS: &str = "INSERT INTO cs_subscriptions (prefix, thread_id)
     SELECT ?1, thread_id FROM subscriptions WHERE thread_id IS NOT NULL
     ON CONFLICT DO NOTHING";
@@ -137,6 +140,8 @@ struct Source {
     /// Columns the copy reads; a table lacking one is not the original's.
     columns: &'static [&'static str],
     copies: &'static [&'static str],
+    /// Whether the copies bind `now` as `?2`.
+    expires: bool,
 }
 
 const SOURCES: [Source; 5] = [
@@ -144,26 +149,31 @@ const SOURCES: [Source; 5] = [
         table: "subscriptions",
         columns: &["thread_id"],
         copies: &[COPY_SUBSCRIPTIONS],
+        expires: false,
     },
     Source {
         table: "locks",
         columns: &["thread_id", "token", "expires_at"],
         copies: &[COPY_LOCKS],
+        expires: true,
     },
     Source {
         table: "cache",
         columns: &["key", "value", "expires_at"],
         copies: &[COPY_CACHE],
+        expires: true,
     },
     Source {
         table: "queue",
         columns: &["id", "thread_id", "value", "enqueued_at", "expires_at"],
         copies: &[COPY_QUEUE],
+        expires: true,
     },
     Source {
         table: "lists",
         columns: &["id", "key", "value", "expires_at"],
         copies: &[COPY_LIST_ITEMS, COPY_LIST_META],
+        expires: true,
     },
 ];
 
@@ -212,7 +222,7 @@ impl Engine {
                 continue;
             };
             if declares(ddl, source.columns) {
-                copies.extend_from_slice(source.copies);
+                copies.extend(source.copies.iter().map(|&sql| (sql, source.expires)));
             } else {
                 warn!(
                     table = source.table,
@@ -229,8 +239,14 @@ impl Engine {
         // The clock is read once: a row live for one copy is live for all.
         let now = self.now();
         let before = self.count_ours(conn)?;
-        for copy in copies {
-            conn.execute(copy, &[self.p(), Param::Int(now)])?;
+        let with_now = [self.p(), Param::Int(now)];
+        for (copy, expires) in copies {
+            let params = if expires {
+                &with_now[..]
+            } else {
+                &with_now[..1]
+            };
+            conn.execute(copy, params)?;
         }
         let after = self.count_ours(conn)?;
         let taken = |i: usize| after[i].saturating_sub(before[i]);
