@@ -45,10 +45,11 @@ pub(crate) fn storage_error(operation: &'static str, e: worker::Error) -> Error 
 impl SqlConn for DoSql<'_> {
     fn query(&mut self, sql: &'static str, params: &[Param<'_>]) -> Result<Vec<Row>> {
         let binds: Vec<SqlStorageValue> = params.iter().map(bind).collect();
-        let cursor = self
-            .sql
-            .exec(sql, binds)
-            .map_err(|e| storage_error("sql", e))?;
+        let cursor = self.sql.exec(sql, binds).map_err(|e| {
+            // Name the statement: the platform's message does not.
+            let head: String = sql.split_whitespace().take(6).collect::<Vec<_>>().join(" ");
+            Error::storage("sql", format!("{e} (in `{head} …`)"))
+        })?;
         let mut rows = Vec::new();
         for row in cursor.raw() {
             let row = row.map_err(|e| storage_error("sql", e))?;

@@ -316,13 +316,19 @@ impl chat_state::StateAdapter for Package {
         self.invoke::<Value>("connect", json!([])).await.map(drop)
     }
     async fn disconnect(&self) -> Result<()> {
-        self.invoke::<Value>("disconnect", json!([])).await.map(drop)
+        self.invoke::<Value>("disconnect", json!([]))
+            .await
+            .map(drop)
     }
     async fn subscribe(&self, thread_id: &str) -> Result<()> {
-        self.invoke::<Value>("subscribe", json!([thread_id])).await.map(drop)
+        self.invoke::<Value>("subscribe", json!([thread_id]))
+            .await
+            .map(drop)
     }
     async fn unsubscribe(&self, thread_id: &str) -> Result<()> {
-        self.invoke::<Value>("unsubscribe", json!([thread_id])).await.map(drop)
+        self.invoke::<Value>("unsubscribe", json!([thread_id]))
+            .await
+            .map(drop)
     }
     async fn is_subscribed(&self, thread_id: &str) -> Result<bool> {
         self.invoke("isSubscribed", json!([thread_id])).await
@@ -331,34 +337,58 @@ impl chat_state::StateAdapter for Package {
         self.invoke("acquireLock", json!([key, ttl_ms])).await
     }
     async fn release_lock(&self, lock: &chat_state::Lock) -> Result<()> {
-        self.invoke::<Value>("releaseLock", json!([lock])).await.map(drop)
+        self.invoke::<Value>("releaseLock", json!([lock]))
+            .await
+            .map(drop)
     }
     async fn extend_lock(&self, lock: &chat_state::Lock, ttl_ms: i64) -> Result<bool> {
         self.invoke("extendLock", json!([lock, ttl_ms])).await
     }
     async fn force_release_lock(&self, key: &str) -> Result<()> {
-        self.invoke::<Value>("forceReleaseLock", json!([key])).await.map(drop)
+        self.invoke::<Value>("forceReleaseLock", json!([key]))
+            .await
+            .map(drop)
     }
     async fn get(&self, key: &str) -> Result<Option<Value>> {
         let v: Value = self.invoke("get", json!([key])).await?;
         Ok(Some(v).filter(|v| !v.is_null()))
     }
     async fn set(&self, key: &str, value: &Value, ttl_ms: Option<i64>) -> Result<()> {
-        self.invoke::<Value>("set", json!([key, value, ttl_ms])).await.map(drop)
+        self.invoke::<Value>("set", json!([key, value, ttl_ms]))
+            .await
+            .map(drop)
     }
-    async fn set_if_not_exists(&self, key: &str, value: &Value, ttl_ms: Option<i64>) -> Result<bool> {
-        self.invoke("setIfNotExists", json!([key, value, ttl_ms])).await
+    async fn set_if_not_exists(
+        &self,
+        key: &str,
+        value: &Value,
+        ttl_ms: Option<i64>,
+    ) -> Result<bool> {
+        self.invoke("setIfNotExists", json!([key, value, ttl_ms]))
+            .await
     }
     async fn delete(&self, key: &str) -> Result<()> {
         self.invoke::<Value>("delete", json!([key])).await.map(drop)
     }
-    async fn append_to_list(&self, key: &str, value: &Value, options: chat_state::ListOptions) -> Result<()> {
-        self.invoke::<Value>("appendToList", json!([key, value, options])).await.map(drop)
+    async fn append_to_list(
+        &self,
+        key: &str,
+        value: &Value,
+        options: chat_state::ListOptions,
+    ) -> Result<()> {
+        self.invoke::<Value>("appendToList", json!([key, value, options]))
+            .await
+            .map(drop)
     }
     async fn get_list(&self, key: &str) -> Result<Vec<Value>> {
         self.invoke("getList", json!([key])).await
     }
-    async fn enqueue(&self, key: &str, entry: &chat_state::QueueEntry, max_size: i64) -> Result<u64> {
+    async fn enqueue(
+        &self,
+        key: &str,
+        entry: &chat_state::QueueEntry,
+        max_size: i64,
+    ) -> Result<u64> {
         self.invoke("enqueue", json!([key, entry, max_size])).await
     }
     async fn dequeue(&self, key: &str) -> Result<Option<chat_state::QueueEntry>> {
@@ -422,7 +452,11 @@ impl Harness for PackageHarness {
             RawStore::Queue => "queue",
         };
         self.inner
-            .hook(&a.object, "test.writeRaw", json!({"store": store, "key": key, "text": text}))
+            .hook(
+                &a.object,
+                "test.writeRaw",
+                json!({"store": store, "key": key, "text": text}),
+            )
             .await?;
         Ok(())
     }
