@@ -225,12 +225,15 @@ export class CloudflareDOStateAdapter {
 	async acquireLock(threadId, ttlMs) {
 		const t = ttl("acquireLock", ttlMs);
 		if (t === null) throw invalidArgument("acquireLock", "ttlMs is required");
+		// The token is made here, so a repeat after a lost reply finds the
+		// lease it took and returns it: the call becomes safe to retry.
+		const token = crypto.randomUUID().replaceAll("-", "");
 		return this.#thread(
 			"acquireLock",
 			threadId,
 			"acquireLock",
-			{ ttlMs: t },
-			false,
+			{ ttlMs: t, token },
+			true,
 		);
 	}
 

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use chat_state::routing::Router;
-use chat_state::wire::{Retry, Route, Transport, WireClient};
+use chat_state::wire::{RetryPolicy, Route, Transport, WireClient};
 use chat_state::{Error, ListOptions, Lock, QueueEntry, Result, StateAdapter};
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
@@ -31,25 +31,12 @@ extern "C" {
 }
 
 /// How calls are routed and retried.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct CloudflareStateOptions {
     router: Router,
     location_hint: Option<String>,
     jurisdiction: Option<String>,
-    attempts: u32,
-    base_delay: Duration,
-}
-
-impl Default for CloudflareStateOptions {
-    fn default() -> Self {
-        Self {
-            router: Router::default(),
-            location_hint: None,
-            jurisdiction: None,
-            attempts: 3,
-            base_delay: Duration::from_millis(50),
-        }
-    }
+    retry: RetryPolicy,
 }
 
 impl CloudflareStateOptions {
@@ -86,8 +73,10 @@ impl CloudflareStateOptions {
     /// at least 1). Delays start at `base_delay` and double, with full
     /// jitter.
     pub fn retries(mut self, attempts: u32, base_delay: Duration) -> Self {
-        self.attempts = attempts.max(1);
-        self.base_delay = base_delay;
+        self.retry = RetryPolicy {
+            attempts: attempts.max(1),
+            base_delay,
+        };
         self
     }
 }
@@ -149,25 +138,15 @@ impl DurableObjectTransport {
 }
 
 impl Transport for DurableObjectTransport {
-    async fn send(&self, route: Route<'_>, request: String, retry: Retry) -> Result<String> {
+    async fn send(&self, route: Route<'_>, request: &str) -> Result<String> {
         let name = self.options.router.object(route);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let error = match self.attempt(&name, &request).await {
-                Ok(reply) => return Ok(reply),
-                Err(e) => platform_error(&e),
-            };
-            let again =
-                retry == Retry::Safe && error.is_retryable() && attempt < self.options.attempts;
-            if !again {
-                return Err(error);
-            }
-            // Full jitter: a random delay up to base * 2^(attempt - 1).
-            let cap = self.options.base_delay.as_millis() as f64 * f64::from(1 << (attempt - 1));
-            let wait = Duration::from_millis((js_sys::Math::random() * cap) as u64);
-            Delay::from(wait).await;
-        }
+        self.attempt(&name, request)
+            .await
+            .map_err(|e| platform_error(&e))
+    }
+
+    async fn sleep(&self, delay: Duration) {
+        Delay::from(delay).await;
     }
 }
 
@@ -175,11 +154,11 @@ impl Transport for DurableObjectTransport {
 /// owns its key, as a protocol request over RPC.
 ///
 /// `connect` validates nothing remote and sends no request; objects migrate
-/// their own schema on their first call. Calls that are safe to repeat
-/// (reads, deletes, `set`, token-guarded lock calls) are retried after a
-/// transient platform error; calls that are not (`acquireLock`,
-/// `setIfNotExists`, `enqueue`, `appendToList`, `dequeue`) and overload
-/// errors are reported at once.
+/// their own schema on their first call. A fresh stub is made for every
+/// attempt. Calls that are safe to repeat (reads, deletes, `set`, lock calls,
+/// whose tokens the client makes) are retried after a transient platform
+/// error; calls that are not (`setIfNotExists`, `enqueue`, `appendToList`,
+/// `dequeue`) and overload errors are reported at once.
 ///
 /// # Concurrency
 ///
@@ -192,11 +171,13 @@ pub struct CloudflareState {
 impl CloudflareState {
     /// A client over `namespace`, the `ChatStateDO` binding.
     pub fn new(namespace: ObjectNamespace, options: CloudflareStateOptions) -> Self {
+        let retry = options.retry;
         Self {
             inner: WireClient::new(
                 DurableObjectTransport { namespace, options },
                 "CloudflareState",
-            ),
+            )
+            .with_retry(retry),
         }
     }
 

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use chat_state::wire::{Retry, Route, Transport, WireClient};
+use chat_state::wire::{Route, Transport, WireClient};
 use chat_state::{ManualClock, Purge, StateAdapter};
 use chat_state_conformance::{Harness, RawStore, TestResult};
 use chat_state_sqlite::SqliteState;
@@ -16,13 +16,12 @@ struct Loopback {
 }
 
 impl Transport for Loopback {
-    async fn send(
-        &self,
-        _route: Route<'_>,
-        request: String,
-        _retry: Retry,
-    ) -> chat_state::Result<String> {
-        self.server.serve(request).await
+    async fn send(&self, _route: Route<'_>, request: &str) -> chat_state::Result<String> {
+        self.server.serve(request.to_owned()).await
+    }
+
+    async fn sleep(&self, delay: std::time::Duration) {
+        tokio::time::sleep(delay).await;
     }
 }
 

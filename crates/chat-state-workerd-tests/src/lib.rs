@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
-use chat_state::wire::{Retry, Route, Transport, WireClient};
+use chat_state::wire::{Route, Transport, WireClient};
 use chat_state::{Error, Purge, Result};
 use chat_state_conformance::{Harness, RawStore, TestResult};
 use serde_json::{json, Value};
@@ -169,14 +169,19 @@ impl Http {
 }
 
 impl Transport for Http {
-    async fn send(&self, _route: Route<'_>, request: String, _retry: Retry) -> Result<String> {
+    async fn send(&self, _route: Route<'_>, request: &str) -> Result<String> {
         let this = self.clone();
+        let request = request.to_owned();
         tokio::task::spawn_blocking(move || {
             this.runtime
                 .post(&format!("do/{}", encode(&this.object)), &request)
         })
         .await
         .map_err(|e| Error::storage("http", e))?
+    }
+
+    async fn sleep(&self, delay: std::time::Duration) {
+        tokio::time::sleep(delay).await;
     }
 }
 

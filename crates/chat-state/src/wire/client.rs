@@ -1,8 +1,10 @@
 //! The client side of the protocol: [`WireClient`] implements the contract
-//! by sending each call through a [`Transport`].
+//! by sending each call through a [`Transport`], and retries what is safe
+//! to retry.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
@@ -26,30 +28,68 @@ pub enum Route<'a> {
 /// Whether a call may be sent again after a transient failure in which it
 /// may or may not have run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Retry {
-    /// Repeating it leaves the same final state (reads, deletes, `set`,
-    /// token-guarded lock calls).
+pub(crate) enum Retry {
+    /// Repeating it leaves the same final state: reads, deletes, `set`,
+    /// `releaseLock`, `extendLock` with a positive TTL, and `acquireLock`,
+    /// whose token the client makes.
     Safe,
-    /// Repeating it could change the outcome (`setIfNotExists`,
-    /// `acquireLock`, `enqueue`, `appendToList`, `dequeue`).
+    /// Repeating it could change the outcome: `setIfNotExists`, `enqueue`,
+    /// `appendToList`, `dequeue`, `extendLock` that frees the lock.
     Unsafe,
 }
 
 /// Carries one request to the object that owns `route` and returns the
-/// reply text. Implementations decide sharding, stubs and retries.
+/// reply text. Implementations decide sharding and stubs; retries are the
+/// client's.
 pub trait Transport {
-    /// Sends `request` and returns the reply text.
-    fn send(
-        &self,
-        route: Route<'_>,
-        request: String,
-        retry: Retry,
-    ) -> impl Future<Output = Result<String>>;
+    /// Sends `request` once and returns the reply text. A failure should
+    /// carry the platform's `retryable` and `overloaded` advice in
+    /// [`Error::Storage`].
+    fn send(&self, route: Route<'_>, request: &str) -> impl Future<Output = Result<String>>;
+
+    /// Waits `delay` before a retry, on the host's timer.
+    fn sleep(&self, delay: Duration) -> impl Future<Output = ()>;
 
     /// Called once by `connect`: validate configuration without contacting
     /// any object.
     fn check(&self) -> Result<()> {
         Ok(())
+    }
+}
+
+/// How calls that are safe to repeat are retried after a transient error.
+///
+/// Delays use full jitter: before attempt `n + 1` the client waits a random
+/// time up to `base_delay * 2^(n - 1)`. Overload is never retried, and
+/// neither is a call whose repeat could change its outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included (at least 1).
+    pub attempts: u32,
+    /// The cap of the first delay.
+    pub base_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// Three attempts, delays from up to 50 ms: at most 150 ms of waiting,
+    /// well inside a 30 s lock and a webhook's deadline.
+    fn default() -> Self {
+        Self {
+            attempts: 3,
+            base_delay: Duration::from_millis(50),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The jittered delay before attempt `attempt + 1`.
+    fn delay(&self, attempt: u32) -> Duration {
+        let cap = self
+            .base_delay
+            .saturating_mul(1 << attempt.saturating_sub(1).min(16));
+        // A uniform fraction from the secure generator the tokens use.
+        let (bits, _) = uuid::Uuid::new_v4().as_u64_pair();
+        cap.mul_f64(bits as f64 / u64::MAX as f64)
     }
 }
 
@@ -59,6 +99,7 @@ pub trait Transport {
 pub struct WireClient<T> {
     transport: T,
     name: &'static str,
+    retry: RetryPolicy,
     connected: AtomicBool,
 }
 
@@ -69,8 +110,18 @@ impl<T: Transport> WireClient<T> {
         Self {
             transport,
             name,
+            retry: RetryPolicy::default(),
             connected: AtomicBool::new(false),
         }
+    }
+
+    /// Returns the client with `policy` for retries.
+    pub fn with_retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = RetryPolicy {
+            attempts: policy.attempts.max(1),
+            ..policy
+        };
+        self
     }
 
     /// The transport underneath.
@@ -89,8 +140,23 @@ impl<T: Transport> WireClient<T> {
             return Err(Error::NotConnected { backend: self.name });
         }
         let request = json!({"v": VERSION, "op": op, "args": args}).to_string();
-        let text = self.transport.send(route, request, retry).await?;
-        decode_reply(&text)
+        let mut attempt = 1;
+        loop {
+            match self.transport.send(route, &request).await {
+                Ok(text) => return decode_reply(&text),
+                Err(error) => {
+                    let again = retry == Retry::Safe
+                        && error.is_retryable()
+                        && attempt < self.retry.attempts;
+                    if !again {
+                        return Err(error);
+                    }
+                    tracing::debug!(op, attempt, %error, "retrying after a transient error");
+                    self.transport.sleep(self.retry.delay(attempt)).await;
+                    attempt += 1;
+                }
+            }
+        }
     }
 }
 
@@ -154,8 +220,11 @@ impl<T: Transport> StateAdapter for WireClient<T> {
     }
 
     async fn acquire_lock(&self, key: &str, ttl_ms: i64) -> Result<Option<Lock>> {
-        let args = json!({"threadId": key, "ttlMs": ttl_ms});
-        self.call(Route::Thread(key), "acquireLock", args, Retry::Unsafe)
+        // The token is made here, so a repeat after a lost reply finds the
+        // lease it took and returns it: the call becomes safe to retry.
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        let args = json!({"threadId": key, "ttlMs": ttl_ms, "token": token});
+        self.call(Route::Thread(key), "acquireLock", args, Retry::Safe)
             .await
     }
 

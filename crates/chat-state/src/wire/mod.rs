@@ -510,4 +510,4 @@ fn run(engine: &Engine, conn: &mut dyn SqlConn, op: &str, args: Option<&RawValue
 
 mod client;
 
-pub use client::{Retry, Route, Transport, WireClient};
+pub use client::{RetryPolicy, Route, Transport, WireClient};
