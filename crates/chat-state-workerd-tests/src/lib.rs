@@ -9,9 +9,11 @@
 //! sweep are driven through the object's test hooks.
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use chat_state::wire::{Route, Transport, WireClient};
 use chat_state::{Error, Purge, Result};
@@ -28,7 +30,7 @@ pub fn repo_root() -> PathBuf {
 #[derive(Debug)]
 pub struct Runtime {
     child: Child,
-    _stdin: ChildStdin,
+    stdin: Option<ChildStdin>,
     /// Base URL, e.g. `http://127.0.0.1:41234/`.
     pub url: String,
     agent: ureq::Agent,
@@ -40,6 +42,9 @@ impl Runtime {
     pub fn start(persist: &Path, alarm_window_ms: u64) -> std::io::Result<Runtime> {
         let script = repo_root().join("npm/test/workerd/server.mjs");
         let mut child = Command::new("node")
+            // Its own process group, so that the runtime (workerd, a child
+            // of node) can be stopped, or crashed, together with it.
+            .process_group(0)
             .arg(&script)
             .args(["--port", "0", "--persist"])
             .arg(persist)
@@ -69,7 +74,7 @@ impl Runtime {
             .into();
         Ok(Runtime {
             child,
-            _stdin: stdin,
+            stdin: Some(stdin),
             url,
             agent,
         })
@@ -127,9 +132,34 @@ impl Runtime {
         self.shutdown();
     }
 
-    fn shutdown(&mut self) {
-        let _ = self.child.kill();
+    /// Kills the runtime at once (SIGKILL to its process group), as a crash
+    /// or a power cut would, with no chance to flush or close anything.
+    pub fn crash(mut self) {
+        self.kill_group();
+    }
+
+    fn kill_group(&mut self) {
+        let group = format!("-{}", self.child.id());
+        // The group may already be gone; that is the expected case.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.wait();
+    }
+
+    /// Asks the runtime to stop (closing its input), then kills what is
+    /// left after a few seconds.
+    fn shutdown(&mut self) {
+        drop(self.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.kill_group();
     }
 }
 

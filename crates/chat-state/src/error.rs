@@ -33,8 +33,9 @@ pub enum Error {
 
     /// A key or value is over the size limit. Nothing was written.
     #[error(
-        "{method}: {what} for key {key} is {size} bytes, over the limit of {limit} bytes; \
-         store large payloads elsewhere and keep a reference here"
+        "{method}: {} is {size} bytes, over the limit of {limit} bytes; {}",
+        if *what == "key" { format!("the key {key}") } else { format!("the {what} for key {key}") },
+        if *what == "key" { "use a shorter key, e.g. a hash of it" } else { "store large payloads elsewhere and keep a reference here" }
     )]
     ValueTooLarge {
         /// The contract method that refused the write.

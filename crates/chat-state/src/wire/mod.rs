@@ -210,9 +210,15 @@ pub fn with_cost(reply: &str, cost: Cost) -> String {
 
 fn decode_args<'a, T: Deserialize<'a>>(op: &'static str, args: Option<&'a RawValue>) -> Result<T> {
     let text = args.map_or("{}", RawValue::get);
-    serde_json::from_str(text).map_err(|e| Error::InvalidArgument {
-        method: op,
-        reason: format!("arguments do not match the operation: {e}"),
+    let mut de = serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let field = e.path().to_string();
+        let reason = if field == "." {
+            format!("arguments: {}", e.into_inner())
+        } else {
+            format!("argument {field}: {}", e.into_inner())
+        };
+        Error::InvalidArgument { method: op, reason }
     })
 }
 
