@@ -163,6 +163,16 @@ export class CloudflareDOStateAdapter {
 			try {
 				text = await this.#stub(object).call(request);
 			} catch (error) {
+				if (
+					error instanceof TypeError &&
+					/does not implement the method "call"/.test(error.message)
+				) {
+					throw new ChatStateError(
+						"protocol",
+						`the object ${JSON.stringify(object)} runs code that does not speak this package's protocol (an older ChatStateDO still deploying, or a rollback); deploy this package's ChatStateDO with this client`,
+						{ cause: error },
+					);
+				}
 				const again =
 					safe &&
 					error?.retryable === true &&

@@ -61,3 +61,19 @@ test("state written by the original package is taken over in place", {
 		rmSync(persist, { recursive: true, force: true });
 	}
 });
+
+test("a client of this package facing the original's object fails with a clear version error", async () => {
+	const mf = await start(
+		await bundle(
+			path.join(import.meta.dirname, "switch/skew.js"),
+			"switch-skew",
+		),
+	);
+	try {
+		const reply = await (await mf.dispatchFetch("http://bot/")).json();
+		assert.equal(reply.code, "protocol");
+		assert.match(reply.message, /does not speak this package's protocol/);
+	} finally {
+		await mf.dispose();
+	}
+});
