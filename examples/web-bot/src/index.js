@@ -44,6 +44,7 @@ function botFor(env) {
 }
 
 const CONVERSATION = /^[A-Za-z0-9_-]{1,64}$/;
+const MESSAGE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 function threadOf(request, url) {
 	const user = userFrom(request);
@@ -115,7 +116,9 @@ export default {
 					name: NAME,
 					keyBuckets: KEY_BUCKETS,
 					threadId,
-					messageId: url.searchParams.get("message"),
+					messageId: MESSAGE_ID.test(url.searchParams.get("message") ?? "")
+						? url.searchParams.get("message")
+						: null,
 				});
 				return Response.json(report, {
 					headers: { "cache-control": "no-store" },
