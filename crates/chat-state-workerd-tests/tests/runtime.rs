@@ -445,3 +445,55 @@ fn a_failed_alarm_rearms_with_backoff() -> TestResult {
     assert_eq!(state["alarmRuns"], 2, "{state}");
     Ok(())
 }
+
+#[test]
+fn later_writes_never_push_the_alarm_past_an_overdue_expiry() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    // A coalescing window of 100 ms, as in the contract's probe.
+    let rt = Runtime::start(dir.path(), 100)?;
+    let obj = "alarm-overdue";
+    rt.call(
+        obj,
+        "appendToList",
+        json!({"key": "l", "value": "1", "ttlMs": 100}),
+    )?;
+    let first = inspect(&rt, obj)?;
+    let t0 = first["now"].as_i64().ok_or("no clock")?;
+    let mut latest_alarm = first["alarmAt"]
+        .as_i64()
+        .ok_or("the list's expiry armed no alarm")?;
+    let start = Instant::now();
+    let mut i = 0;
+    while start.elapsed() < Duration::from_millis(600) {
+        i += 1;
+        rt.call(
+            obj,
+            "set",
+            json!({"key": format!("later-{i}"), "value": "1", "ttlMs": 600_000}),
+        )?;
+        let state = inspect(&rt, obj)?;
+        if state["counts"]["listRows"] == 0 {
+            break;
+        }
+        if let Some(at) = state["alarmAt"].as_i64() {
+            latest_alarm = latest_alarm.max(at);
+        }
+    }
+    assert!(
+        latest_alarm <= t0 + 200 + SLACK_MS,
+        "a later write pushed the alarm to {} ms after the first write",
+        latest_alarm - t0
+    );
+    let state = wait_for(&rt, obj, Duration::from_secs(3), |s| {
+        s["counts"]["listRows"] == 0
+    })?;
+    assert_eq!(
+        state["counts"]["listRows"], 0,
+        "the expired list was never reclaimed: {state}"
+    );
+    assert_eq!(state["counts"]["lists"], 0, "{state}");
+    Ok(())
+}
+
+/// Slack for the runtime's coarse clock.
+const SLACK_MS: i64 = 20;
