@@ -9,7 +9,7 @@ use chat_state::{
     Clock, Engine, Error, ListOptions, Lock, Purge, QueueEntry, RawQueueEntry, Result,
     StateAdapter, SystemClock,
 };
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
 use serde_json::Value;
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info};
@@ -185,17 +185,10 @@ impl SqliteState {
     {
         let inner = self.inner.clone();
         blocking(move || {
-            let mut guard = lock(&inner.conn);
-            let conn = guard
-                .as_mut()
-                .ok_or(Error::NotConnected { backend: BACKEND })?;
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(|e| storage_error("with_connection", e))?;
-            let value = f(&tx).map_err(|e| storage_error("with_connection", e))?;
-            tx.commit()
-                .map_err(|e| storage_error("with_connection", e))?;
-            Ok(value)
+            inner.in_transaction(true, |tx| {
+                let value = f(tx).map_err(|e| storage_error("with_connection", e))?;
+                Ok((value, true))
+            })
         })
         .await
     }
@@ -212,25 +205,18 @@ impl SqliteState {
         }
         let inner = self.inner.clone();
         blocking(move || {
-            let mut guard = lock(&inner.conn);
-            let conn = guard
-                .as_mut()
-                .ok_or(Error::NotConnected { backend: BACKEND })?;
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(|e| storage_error("begin", e))?;
-            let outcome = chat_state::wire::dispatch(
-                &inner.engine,
-                &mut TxConn {
-                    tx: &tx,
-                    counters: &inner.counters,
-                },
-                &request,
-            );
-            if !outcome.failed {
-                tx.commit().map_err(|e| storage_error("commit", e))?;
-            }
-            Ok(outcome.reply)
+            inner.in_transaction(true, |tx| {
+                let outcome = chat_state::wire::dispatch(
+                    &inner.engine,
+                    &mut TxConn {
+                        tx,
+                        counters: &inner.counters,
+                    },
+                    &request,
+                );
+                // A failed call is rolled back and answered with its error.
+                Ok((outcome.reply, !outcome.failed))
+            })
         })
         .await
     }
@@ -283,6 +269,25 @@ impl Inner {
         write: bool,
         f: impl FnOnce(&Engine, &mut dyn SqlConn) -> Result<T>,
     ) -> Result<T> {
+        self.in_transaction(write, |tx| {
+            let value = f(
+                &self.engine,
+                &mut TxConn {
+                    tx,
+                    counters: &self.counters,
+                },
+            )?;
+            Ok((value, true))
+        })
+    }
+
+    /// Runs `f` in one transaction on the open connection; `f` returns its
+    /// value and whether to commit (otherwise the transaction rolls back).
+    fn in_transaction<T>(
+        &self,
+        write: bool,
+        f: impl FnOnce(&Transaction<'_>) -> Result<(T, bool)>,
+    ) -> Result<T> {
         let mut guard = lock(&self.conn);
         let conn = guard
             .as_mut()
@@ -296,14 +301,10 @@ impl Inner {
         let tx = conn
             .transaction_with_behavior(behavior)
             .map_err(|e| storage_error("begin", e))?;
-        let value = f(
-            &self.engine,
-            &mut TxConn {
-                tx: &tx,
-                counters: &self.counters,
-            },
-        )?;
-        tx.commit().map_err(|e| storage_error("commit", e))?;
+        let (value, commit) = f(&tx)?;
+        if commit {
+            tx.commit().map_err(|e| storage_error("commit", e))?;
+        }
         Ok(value)
     }
 
