@@ -5,8 +5,8 @@
 //!
 //! - `object`: the Durable Object. It migrates its schema on the first
 //!   request after each wake, runs every call of the protocol
-//!   ([`chat_state::wire`]) in one `transactionSync`, and keeps one cleanup
-//!   alarm.
+//!   ([`chat_state::wire`]) synchronously (calls that write more than once
+//!   inside `transactionSync`), and keeps one cleanup alarm.
 //! - `alarm`: when to arm that alarm, and what the handler does.
 //! - `sql`: [`chat_state::sql::SqlConn`] over the object's `ctx.storage.sql`,
 //!   summing the cursors' rows read and written.

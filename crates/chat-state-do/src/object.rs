@@ -12,7 +12,7 @@ use chat_state::{Engine, Error, Result};
 use serde_json::json;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use worker::{durable_object, Env, Method, Request, Response, State};
+use worker::{durable_object, Env, Method, Request, Response, SqlStorage, State};
 
 use crate::alarm::Alarm;
 use crate::clock::WorkerClock;
@@ -46,13 +46,17 @@ pub(crate) struct Totals {
 /// # Concurrency
 ///
 /// A Durable Object handles one event at a time while it runs synchronous
-/// code, and every call here runs its SQL synchronously inside one
-/// `transactionSync`, so calls are atomic and linearisable: of many
-/// concurrent `acquireLock` or `setIfNotExists` calls on a free key exactly
-/// one wins. Only the alarm bookkeeping after a call awaits.
+/// code, and every call here runs all its SQL synchronously (inside one
+/// `transactionSync` when it writes more than once), so calls are atomic
+/// and linearisable: of many concurrent `acquireLock` or `setIfNotExists`
+/// calls on a free key exactly one wins. Only the alarm bookkeeping after a
+/// call awaits.
 #[durable_object]
 pub struct ChatStateDO {
     state: State,
+    /// `ctx.storage.sql` and `ctx.storage`, fetched once rather than per call.
+    sql: SqlStorage,
+    tx_storage: TxStorage,
     pub(crate) engine: Engine,
     pub(crate) clock: WorkerClock,
     /// The schema is checked once per wake; the result is kept here.
@@ -75,8 +79,14 @@ impl worker::DurableObject for ChatStateDO {
             .and_then(|v| v.parse::<i64>().ok())
             .filter(|w| *w >= 0)
             .unwrap_or(crate::alarm::DEFAULT_WINDOW_MS);
+        let storage = state.storage();
+        let sql = storage.sql();
+        let raw: &JsValue = storage.as_raw().as_ref();
+        let tx_storage: TxStorage = raw.clone().unchecked_into();
         Self {
             state,
+            sql,
+            tx_storage,
             engine: Engine::new(Arc::new(clock.clone())),
             clock,
             migrated: Cell::new(false),
@@ -119,32 +129,44 @@ fn error_reply(error: &Error) -> String {
 
 impl ChatStateDO {
     pub(crate) async fn handle(&self, request: String) -> String {
-        if let Err(e) = self.ensure_migrated() {
-            return error_reply(&e);
-        }
-        let engine = self.engine.clone();
-        let request_copy = request.clone();
-        let ran = self.transaction(move |conn| {
-            let outcome = wire::dispatch(&engine, conn, &request);
-            let commit = !outcome.failed;
-            (outcome, commit)
-        });
-        let (outcome, cost) = match ran {
-            Ok(v) => v,
-            Err(e) => return error_reply(&e),
+        let parsed = match wire::parse(&request) {
+            Ok(parsed) => parsed,
+            Err(outcome) => return outcome.reply,
         };
         // Operations of the host rather than the contract: `inspect` (counts
         // for a state inspector) is always served, since only a Worker
         // holding the binding can reach the object; `test.*` hooks exist
         // only when the environment enables them.
-        if let Some(op) = &outcome.unknown_op {
-            if op == "inspect" || (self.test_hooks && op.starts_with("test.")) {
-                return match crate::alarm::host_op(self, &request_copy).await {
-                    Ok(reply) => reply,
-                    Err(e) => error_reply(&e),
-                };
-            }
+        if parsed.op == "inspect" || (self.test_hooks && parsed.op.starts_with("test.")) {
+            return match crate::alarm::host_op(self, &request).await {
+                Ok(reply) => reply,
+                Err(e) => error_reply(&e),
+            };
         }
+        if let Err(e) = self.ensure_migrated() {
+            return error_reply(&e);
+        }
+        let (outcome, cost) = if wire::needs_transaction(parsed.op) {
+            // Several writes: a failure midway must roll back the others.
+            let engine = self.engine.clone();
+            let owned = request.clone();
+            let ran = self.transaction(move |conn| {
+                let outcome = wire::dispatch(&engine, conn, &owned);
+                let commit = !outcome.failed;
+                (outcome, commit)
+            });
+            match ran {
+                Ok(v) => v,
+                Err(e) => return error_reply(&e),
+            }
+        } else {
+            // At most one write, after every check that can fail: the
+            // object's implicit atomicity is enough, and the call skips the
+            // cost of an explicit transaction.
+            let mut conn = DoSql::new(&self.sql);
+            let outcome = wire::dispatch_parsed(&self.engine, &mut conn, &parsed);
+            (outcome, conn.cost)
+        };
         self.count(cost);
         let reply = if outcome.wants_cost {
             wire::with_cost(&outcome.reply, cost)
@@ -191,7 +213,7 @@ impl ChatStateDO {
         &self,
         f: impl FnOnce(&mut DoSql<'_>) -> (T, bool) + 'static,
     ) -> Result<(T, Cost)> {
-        let sql = self.state.storage().sql();
+        let sql = self.sql.clone();
         let slot: Rc<RefCell<Option<(T, Cost)>>> = Rc::new(RefCell::new(None));
         let out = slot.clone();
         let body = Closure::once(move || -> std::result::Result<JsValue, JsValue> {
@@ -205,10 +227,9 @@ impl ChatStateDO {
                 Err(JsValue::from_str("rolled back"))
             }
         });
-        let handle = self.state.storage();
-        let raw: &JsValue = handle.as_raw().as_ref();
-        let storage: TxStorage = raw.clone().unchecked_into();
-        let result = storage.transaction_sync(body.as_ref().unchecked_ref());
+        let result = self
+            .tx_storage
+            .transaction_sync(body.as_ref().unchecked_ref());
         let taken = slot.borrow_mut().take();
         match taken {
             Some(v) => Ok(v),

@@ -168,9 +168,6 @@ pub struct Outcome {
     pub failed: bool,
     /// Whether the request asked for the cost to be reported.
     pub wants_cost: bool,
-    /// The operation, when it is not one of the contract's: a host may
-    /// serve operations of its own under such names.
-    pub unknown_op: Option<String>,
 }
 
 /// Serialises a reply. `cost` is filled in later by [`with_cost`] when the
@@ -339,27 +336,22 @@ fn timestamp(name: &str, raw: Option<Number>) -> Result<i64> {
     })
 }
 
-/// Runs one request against `engine` on `conn` and produces its reply.
-///
-/// Application errors (bad arguments, limits, unknown operation or version)
-/// become error replies; the `failed` flag tells the host to roll back.
-pub fn dispatch(engine: &Engine, conn: &mut dyn SqlConn, request: &str) -> Outcome {
-    let parsed: Request<'_> = match serde_json::from_str(request) {
-        Ok(r) => r,
-        Err(e) => {
-            return failure(
-                WireError {
-                    code: ErrorKind::Protocol.code().to_owned(),
-                    message: format!("the request is not a protocol envelope: {e}"),
-                    min: None,
-                    cur: None,
-                },
-                false,
-            )
-        }
-    };
+/// Reads a request envelope and checks its version. On failure, the
+/// outcome holds the error reply to send.
+pub fn parse(request: &str) -> std::result::Result<Request<'_>, Outcome> {
+    let parsed: Request<'_> = serde_json::from_str(request).map_err(|e| {
+        failure(
+            WireError {
+                code: ErrorKind::Protocol.code().to_owned(),
+                message: format!("the request is not a protocol envelope: {e}"),
+                min: None,
+                cur: None,
+            },
+            false,
+        )
+    })?;
     if parsed.v < MIN_VERSION || parsed.v > VERSION {
-        return failure(
+        return Err(failure(
             WireError {
                 code: UNSUPPORTED_VERSION.to_owned(),
                 message: format!(
@@ -370,30 +362,50 @@ pub fn dispatch(engine: &Engine, conn: &mut dyn SqlConn, request: &str) -> Outco
                 cur: Some(VERSION),
             },
             parsed.stats,
-        );
+        ));
     }
-    let wants_cost = parsed.stats;
-    match run(engine, conn, parsed.op, parsed.args) {
+    Ok(parsed)
+}
+
+/// Whether `op` may write more than one statement, so that a host must run
+/// it in an explicit transaction to roll back a failure midway. Every other
+/// operation checks everything that can fail before it writes, and then
+/// writes at most once, so it needs no transaction of its own.
+pub fn needs_transaction(op: &str) -> bool {
+    matches!(op, "appendToList" | "enqueue")
+}
+
+/// Runs one request against `engine` on `conn` and produces its reply.
+///
+/// Application errors (bad arguments, limits, unknown operation or version)
+/// become error replies; the `failed` flag tells the host to roll back.
+pub fn dispatch(engine: &Engine, conn: &mut dyn SqlConn, request: &str) -> Outcome {
+    match parse(request) {
+        Ok(parsed) => dispatch_parsed(engine, conn, &parsed),
+        Err(outcome) => outcome,
+    }
+}
+
+/// [`dispatch`] for a request already read with [`parse`].
+pub fn dispatch_parsed(engine: &Engine, conn: &mut dyn SqlConn, request: &Request<'_>) -> Outcome {
+    let wants_cost = request.stats;
+    match run(engine, conn, request.op, request.args) {
         Ok((reply, expiry)) => Outcome {
             reply,
             expiry,
             failed: false,
             wants_cost,
-            unknown_op: None,
         },
         Err(Failure::Error(e)) => failure(WireError::from_error(&e), wants_cost),
-        Err(Failure::UnknownOp(op)) => Outcome {
-            unknown_op: Some(op.clone()),
-            ..failure(
-                WireError {
-                    code: UNSUPPORTED_OP.to_owned(),
-                    message: format!("operation {op:?} is not supported by this object"),
-                    min: None,
-                    cur: None,
-                },
-                wants_cost,
-            )
-        },
+        Err(Failure::UnknownOp(op)) => failure(
+            WireError {
+                code: UNSUPPORTED_OP.to_owned(),
+                message: format!("operation {op:?} is not supported by this object"),
+                min: None,
+                cur: None,
+            },
+            wants_cost,
+        ),
     }
 }
 
@@ -403,7 +415,6 @@ fn failure(err: WireError, wants_cost: bool) -> Outcome {
         expiry: None,
         failed: true,
         wants_cost,
-        unknown_op: None,
     }
 }
 
