@@ -33,7 +33,7 @@ struct Counting {
 
 impl SqlConn for Counting {
     fn query(&mut self, sql: &'static str, params: &[Param<'_>]) -> chat_state::Result<Vec<Row>> {
-        let head = sql.trim_start().split_whitespace().next().unwrap_or("");
+        let head = sql.split_whitespace().next().unwrap_or("");
         if matches!(head, "INSERT" | "UPDATE" | "DELETE") {
             self.writes += 1;
         }
