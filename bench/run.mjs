@@ -4,8 +4,8 @@
 // writes results.json, results.md and chart.svg under bench/results/.
 //
 // Scale with environment variables (defaults in brackets):
-//   BENCH_ROUNDS [3]          timed batches per cell, after one calibration batch
-//   BENCH_BATCH_MS [300]      target length of a batch
+//   BENCH_ROUNDS [5]          timed batches per cell, after one calibration batch
+//   BENCH_BATCH_MS [400]      target length of a batch
 //   BENCH_STORAGE [tmpfs,disk]
 //   BENCH_IMPLS [ours,original,agents,memory,noop]
 //   BENCH_PHASES [all]        comma-separated phase names
@@ -13,7 +13,7 @@
 //   BENCH_GROWTH [0,20000,100000]  live TTL rows before the growth probe
 //   BENCH_CHAT_MESSAGES [30]  messages per implementation in the Chat probe
 //   BENCH_SCALE_MESSAGES [60] messages per channel in the scale-out probe
-//   BENCH_COLD [5]            fresh objects per implementation
+//   BENCH_COLD [7]            fresh objects per implementation
 //   BENCH_ALARM_WAIT_MS [65000]  how long after its writes the alarm probe is read
 //   BENCH_OUT [bench/results]
 
@@ -29,8 +29,8 @@ import { benchRoot, bundle, repoRoot, start, wasmDir } from "./lib/runtime.mjs";
 const env = process.env;
 const list = (v, d) => (v ?? d).split(",").map((s) => s.trim()).filter(Boolean);
 const config = {
-	rounds: Number(env.BENCH_ROUNDS ?? 3),
-	batchMs: Number(env.BENCH_BATCH_MS ?? 300),
+	rounds: Number(env.BENCH_ROUNDS ?? 5),
+	batchMs: Number(env.BENCH_BATCH_MS ?? 400),
 	storages: list(env.BENCH_STORAGE, "tmpfs,disk"),
 	impls: list(env.BENCH_IMPLS, "ours,original,agents,memory,noop"),
 	phases:
@@ -41,7 +41,7 @@ const config = {
 	growth: list(env.BENCH_GROWTH, "0,20000,100000").map(Number),
 	chatMessages: Number(env.BENCH_CHAT_MESSAGES ?? 30),
 	scaleMessages: Number(env.BENCH_SCALE_MESSAGES ?? 60),
-	cold: Number(env.BENCH_COLD ?? 5),
+	cold: Number(env.BENCH_COLD ?? 7),
 	alarmWaitMs: Number(env.BENCH_ALARM_WAIT_MS ?? 65_000),
 	out: path.resolve(repoRoot, env.BENCH_OUT ?? "bench/results"),
 };
@@ -161,6 +161,7 @@ for (const storage of config.storages) {
 }
 log("alarm probe written; read again at the end");
 let alarmEarly = null;
+let alarmEarlyAt = null;
 async function alarmSnapshot() {
 	const out = {};
 	for (const storage of config.storages)
@@ -244,8 +245,53 @@ for (const phase of config.phases) {
 			.join(", ");
 		log(`${phase} x${conc}: ${line} ops/s (${config.storages[0]})`);
 		if (!alarmEarly && Date.now() - Math.min(...Object.values(alarmStarted)) > 3000)
+		{
 			alarmEarly = await alarmSnapshot();
+			alarmEarlyAt = Date.now();
+		}
 	}
+}
+
+// ------------------------------------------------------------ anatomy
+
+// One call taken apart: each variant adds a piece of the full call, on a
+// JavaScript object, the original's and ours.
+const anatomyVariants = [
+	"noop",
+	"echo",
+	"jsRead",
+	"jsReadInTransaction",
+	"jsWrite",
+	"jsWriteInTransaction",
+	"originalRpc",
+	"originalClient",
+	"originalSubscribeRpc",
+	"oursCall",
+	"oursClient",
+	"oursSubscribeCall",
+];
+if (has("ours") && has("original")) {
+	const storage = config.storages[0];
+	for (const impl of ["ours", "original"])
+		await call(storage, "/prepare", { impl, name: "anatomy", phase: "isSubscribed", conc: 1 });
+	const samples = Object.fromEntries(anatomyVariants.map((v) => [v, []]));
+	const n = {};
+	for (const variant of anatomyVariants) {
+		const [ops, ms] = await post(storage, "/anatomy", { variant, n: 200 });
+		n[variant] = Math.max(100, Math.round((ops / ms) * (config.batchMs / 2)));
+	}
+	for (let round = 0; round < config.rounds * 2; round++) {
+		for (const variant of rotate(anatomyVariants, round)) {
+			const [ops, ms] = await post(storage, "/anatomy", { variant, n: n[variant] });
+			samples[variant].push((ms * 1000) / ops);
+		}
+	}
+	results.anatomy = anatomyVariants.map((variant) => ({
+		storage,
+		variant,
+		microsPerCall: median(samples[variant]),
+	}));
+	log(`anatomy: ${results.anatomy.map((a) => `${a.variant} ${a.microsPerCall.toFixed(1)} µs`).join(", ")}`);
 }
 
 // ------------------------------------------------------------ growth probe
@@ -331,8 +377,9 @@ for (const storage of config.storages) {
 	for (const impl of ["ours", "original", "agents"].filter(has)) {
 		const name = "chat";
 		const base = { impl, name, conversation: "bench-conversation" };
-		// Warm up: the Chat, the thread's history list and lock row exist.
-		await post(storage, "/chat", { ...base, count: 3, seq: seq++ });
+		// Warm up to the steady state: the Chat exists and the thread's
+		// history holds its default maximum of 100 messages.
+		await post(storage, "/chat", { ...base, count: 100, seq: seq++ });
 		const before = await stats(storage, impl, name);
 		const [r, ms] = await post(storage, "/chat", {
 			...base,
@@ -396,12 +443,17 @@ for (const storage of config.storages.slice(0, 1)) {
 
 // ------------------------------------------------------------ cold start
 
+// The first call to a fresh object (its SQLite created, its class
+// constructed, for agents a fresh parent Agent and facet too), timed from
+// here, then a second call to the same object.
 for (const storage of config.storages) {
 	const samples = Object.fromEntries(config.impls.map((impl) => [impl, []]));
 	for (let i = 0; i < config.cold; i++) {
 		for (const impl of rotate(config.impls, i)) {
-			const r = await call(storage, "/cold", { impl, name: `cold-${seq++}` });
-			samples[impl].push(r);
+			const name = `cold-${seq++}`;
+			const [, firstMs] = await post(storage, "/probe-call", { impl, name });
+			const [, secondMs] = await post(storage, "/probe-call", { impl, name });
+			samples[impl].push({ firstMs, secondMs });
 		}
 	}
 	for (const impl of config.impls) {
@@ -440,7 +492,11 @@ for (const storage of config.storages) {
 			impl,
 			observedMs: Date.now() - alarmStarted[key],
 			early: alarmEarly?.[key]
-				? { alarmRuns: alarmEarly[key].alarmRuns, setAlarmCalls: alarmEarly[key].setAlarmCalls }
+				? {
+						afterMs: alarmEarlyAt - alarmStarted[key],
+						alarmRuns: alarmEarly[key].alarmRuns,
+						setAlarmCalls: alarmEarly[key].setAlarmCalls,
+					}
 				: null,
 			alarmRuns: f.alarmRuns,
 			setAlarmCalls: f.setAlarmCalls,

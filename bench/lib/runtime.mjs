@@ -9,7 +9,9 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const benchRoot = path.resolve(here, "..");
 export const repoRoot = path.resolve(benchRoot, "..");
-export const wasmDir = path.join(benchRoot, ".build/wasm");
+export const wasmDir = process.env.BENCH_WASM_DIR
+	? path.resolve(process.env.BENCH_WASM_DIR)
+	: path.join(benchRoot, ".build/wasm");
 
 // miniflare and esbuild are the npm package's own, so both use one workerd.
 const npmRequire = createRequire(path.join(repoRoot, "npm/package.json"));

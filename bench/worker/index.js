@@ -17,7 +17,7 @@ import {
 import { createCloudflareState as createOriginalState } from "chat-state-cloudflare-do-original";
 import { countingNamespace } from "./count.js";
 import { MESSAGE, PHASES, runBatch, runNoopBatch, supports } from "./phases.js";
-import { alarmProbeWrites, chatMessages, coldCall } from "./probes.js";
+import { alarmProbeWrites, chatMessages } from "./probes.js";
 
 export { ChatStateDO };
 export {
@@ -125,22 +125,12 @@ async function prepare(env, { impl, name, phase, conc }) {
 	return true;
 }
 
-async function cold(env, { impl, name }) {
-	if (impl === "noop") {
-		const t0 = performance.now();
-		await env.NOOP.getByName(name).noop();
-		const t1 = performance.now();
-		await env.NOOP.getByName(name).noop();
-		return { firstMs: t1 - t0, secondMs: performance.now() - t1 };
-	}
-	if (impl === "agents") {
-		const t0 = performance.now();
-		const inner = await agent(env, name).benchCold();
-		const total = performance.now() - t0;
-		return { firstMs: total - inner.secondMs, secondMs: inner.secondMs };
-	}
+/** One isSubscribed on the object(s) behind `name`, for the cold-start probe. */
+async function probeCall(env, { impl, name }) {
+	if (impl === "noop") return env.NOOP.getByName(name).noop();
+	if (impl === "agents") return agent(env, name).benchProbeCall();
 	const { state } = await connected(env, impl, name);
-	return coldCall(state);
+	return state.isSubscribed("bench:C1:cold");
 }
 
 async function chat(env, { impl, name, count, conversation, seq }) {
@@ -187,12 +177,53 @@ async function alarmProbe(env, { impl, name, keys, ttlMs, gapMs }) {
 	return alarmProbeWrites(state, { keys, ttlMs, gapMs });
 }
 
+const ENVELOPE = JSON.stringify({
+	v: 1,
+	op: "isSubscribed",
+	args: { threadId: "bench:C1:T0" },
+});
+
+/**
+ * One call taken apart, cheapest first: each variant adds one piece of what
+ * an `isSubscribed` through our client does.
+ */
+export const ANATOMY = {
+	noop: (env) => env.NOOP.getByName("anatomy").noop(),
+	echo: (env) => env.NOOP.getByName("anatomy").echo(ENVELOPE),
+	jsRead: (env) => env.NOOP.getByName("anatomy").read("k"),
+	jsReadInTransaction: (env) =>
+		env.NOOP.getByName("anatomy").readInTransaction("k"),
+	originalRpc: (env) => env.ORIGINAL.getByName("anatomy").isSubscribed("bench:C1:T0"),
+	originalClient: async (env) =>
+		(await connected(env, "original", "anatomy")).state.isSubscribed("bench:C1:T0"),
+	oursCall: (env) => env.OURS.getByName("anatomy").call(ENVELOPE),
+	oursClient: async (env) =>
+		(await connected(env, "ours", "anatomy")).state.isSubscribed("bench:C1:T0"),
+	jsWrite: (env, i) => env.NOOP.getByName("anatomy").write(`k${i}`),
+	jsWriteInTransaction: (env, i) =>
+		env.NOOP.getByName("anatomy").writeInTransaction(`k${i}`),
+	originalSubscribeRpc: (env, i) =>
+		env.ORIGINAL.getByName("anatomy").subscribe(`bench:C1:A${i}`),
+	oursSubscribeCall: (env, i) =>
+		env.OURS.getByName("anatomy").call(
+			JSON.stringify({ v: 1, op: "subscribe", args: { threadId: `bench:C1:A${i}` } }),
+		),
+};
+
+let anatomySeq = 0;
+
+async function anatomy(env, { variant, n }) {
+	for (let i = 0; i < n; i++) await ANATOMY[variant](env, anatomySeq++);
+	return n;
+}
+
 const routes = {
+	"/anatomy": anatomy,
 	"/run": run,
 	"/prepare": prepare,
 	"/stats": (env, { impl, name }) => stats(env, impl, name),
 	"/seed": (env, { impl, name, ...args }) => seed(env, impl, name, args),
-	"/cold": cold,
+	"/probe-call": probeCall,
 	"/chat": chat,
 	"/scale": scale,
 	"/alarm-probe": alarmProbe,

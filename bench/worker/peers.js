@@ -8,7 +8,7 @@ import { ChatSdkStateAgent, createChatSdkState } from "agents/chat-sdk";
 import { ChatStateDO as OriginalChatStateDO } from "chat-state-cloudflare-do-original";
 import { instrument, newCounters, snapshot } from "./count.js";
 import { PHASES, runBatch } from "./phases.js";
-import { alarmProbeWrites, chatMessages, coldCall } from "./probes.js";
+import { alarmProbeWrites, chatMessages } from "./probes.js";
 
 /** Inserts `count` live cache rows in one statement (a recursive CTE). */
 function seedRows(exec, table, { count, ttlMs, prefix }) {
@@ -159,8 +159,8 @@ export class BenchAgentParent extends Agent {
 		return alarmProbeWrites(this.state(), args);
 	}
 
-	async benchCold() {
-		return coldCall(this.state());
+	async benchProbeCall() {
+		return this.state().isSubscribed("bench:C1:cold");
 	}
 
 	async benchChat(args) {
@@ -168,9 +168,43 @@ export class BenchAgentParent extends Agent {
 	}
 }
 
-/** The runtime's limit: an RPC method that does nothing. */
+/**
+ * The runtime's limit: an RPC method that does nothing. The other methods
+ * take a call apart for the anatomy probe: a string echoed back, one indexed
+ * read on the object's SQLite, and the same read inside `transactionSync`.
+ */
 export class NoopDO extends DurableObject {
+	constructor(ctx, env) {
+		super(ctx, env);
+		ctx.storage.sql.exec(
+			"CREATE TABLE IF NOT EXISTS t (k TEXT PRIMARY KEY, v TEXT NOT NULL)",
+		);
+		ctx.storage.sql.exec("INSERT OR REPLACE INTO t VALUES ('k', 'v')");
+	}
+
 	noop() {
 		return null;
+	}
+
+	echo(text) {
+		return text;
+	}
+
+	read(key) {
+		return this.ctx.storage.sql.exec("SELECT v FROM t WHERE k = ?", key).toArray()
+			.length;
+	}
+
+	readInTransaction(key) {
+		return this.ctx.storage.transactionSync(() => this.read(key));
+	}
+
+	write(key) {
+		this.ctx.storage.sql.exec("INSERT OR REPLACE INTO t VALUES (?, 'v')", key);
+		return null;
+	}
+
+	writeInTransaction(key) {
+		return this.ctx.storage.transactionSync(() => this.write(key));
 	}
 }

@@ -1,5 +1,5 @@
 // Probes that run the same way on every implementation: the alarm probe's
-// writes, a fresh object's first call, and messages through a real Chat.
+// writes and messages through a real Chat.
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -10,16 +10,6 @@ export async function alarmProbeWrites(state, { keys, ttlMs, gapMs }) {
 		await sleep(gapMs);
 	}
 	return keys;
-}
-
-/** The time of a fresh object's first call and of its second. */
-export async function coldCall(state) {
-	const t0 = performance.now();
-	await state.isSubscribed("bench:C1:cold");
-	const t1 = performance.now();
-	await state.isSubscribed("bench:C1:cold");
-	const t2 = performance.now();
-	return { firstMs: t1 - t0, secondMs: t2 - t1 };
 }
 
 /** A StateAdapter that counts its calls by method into `counts`. */
