@@ -4,7 +4,7 @@
 // writes results.json, results.md and chart.svg under bench/results/.
 //
 // Scale with environment variables (defaults in brackets):
-//   BENCH_ROUNDS [5]          timed batches per cell, after one calibration batch
+//   BENCH_ROUNDS [7]          timed batches per cell, after one calibration batch
 //   BENCH_BATCH_MS [400]      target length of a batch
 //   BENCH_STORAGE [tmpfs,disk]
 //   BENCH_IMPLS [ours,original,agents,memory,noop]
@@ -29,7 +29,7 @@ import { benchRoot, bundle, repoRoot, start, wasmDir } from "./lib/runtime.mjs";
 const env = process.env;
 const list = (v, d) => (v ?? d).split(",").map((s) => s.trim()).filter(Boolean);
 const config = {
-	rounds: Number(env.BENCH_ROUNDS ?? 5),
+	rounds: Number(env.BENCH_ROUNDS ?? 7),
 	batchMs: Number(env.BENCH_BATCH_MS ?? 400),
 	storages: list(env.BENCH_STORAGE, "tmpfs,disk"),
 	impls: list(env.BENCH_IMPLS, "ours,original,agents,memory,noop"),
@@ -278,9 +278,9 @@ if (has("ours") && has("original")) {
 	const n = {};
 	for (const variant of anatomyVariants) {
 		const [ops, ms] = await post(storage, "/anatomy", { variant, n: 200 });
-		n[variant] = Math.max(100, Math.round((ops / ms) * (config.batchMs / 2)));
+		n[variant] = Math.max(100, Math.round((ops / ms) * (config.batchMs / 4)));
 	}
-	for (let round = 0; round < config.rounds * 2; round++) {
+	for (let round = 0; round < config.rounds * 3; round++) {
 		for (const variant of rotate(anatomyVariants, round)) {
 			const [ops, ms] = await post(storage, "/anatomy", { variant, n: n[variant] });
 			samples[variant].push((ms * 1000) / ops);

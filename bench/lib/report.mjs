@@ -354,7 +354,7 @@ export function markdown(results) {
 		parts.push(
 			`## Anatomy of one call (${results.anatomy[0].storage})`,
 			"",
-			"Each row adds a piece of what an `isSubscribed` through a client costs; medians of interleaved batches.",
+			"Each row adds a piece of what an `isSubscribed` through a client costs; medians of interleaved batches. Differences under about 8 µs are within run-to-run noise on this machine.",
 			"",
 			anatomyTable(results),
 			"",
