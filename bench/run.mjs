@@ -145,373 +145,376 @@ const results = {
 	cold: [],
 };
 
-// ------------------------------------------------------------ alarm probe
+try {
+	// ------------------------------------------------------------ alarm probe
 
-// 50 keys, 200 ms TTL, 10 ms apart, on a fresh object of each implementation.
-// Written first and read at the end, so the default 60 s coalescing window
-// of ours elapses while the other probes run.
-const alarmProbe = { keys: 50, ttlMs: 200, gapMs: 10 };
-const alarmImpls = ["ours", "original", "agents"].filter(has);
-const alarmStarted = {};
-for (const storage of config.storages) {
-	for (const impl of alarmImpls) {
-		await call(storage, "/alarm-probe", { impl, name: "alarm-probe", ...alarmProbe });
-		alarmStarted[`${storage}/${impl}`] = Date.now();
+	// 50 keys, 200 ms TTL, 10 ms apart, on a fresh object of each implementation.
+	// Written first and read at the end, so the default 60 s coalescing window
+	// of ours elapses while the other probes run.
+	const alarmProbe = { keys: 50, ttlMs: 200, gapMs: 10 };
+	const alarmImpls = ["ours", "original", "agents"].filter(has);
+	const alarmStarted = {};
+	for (const storage of config.storages) {
+		for (const impl of alarmImpls) {
+			await call(storage, "/alarm-probe", { impl, name: "alarm-probe", ...alarmProbe });
+			alarmStarted[`${storage}/${impl}`] = Date.now();
+		}
 	}
-}
-log("alarm probe written; read again at the end");
-let alarmEarly = null;
-let alarmEarlyAt = null;
-async function alarmSnapshot() {
-	const out = {};
-	for (const storage of config.storages)
-		for (const impl of alarmImpls)
-			out[`${storage}/${impl}`] = await stats(storage, impl, "alarm-probe");
-	return out;
-}
+	log("alarm probe written; read again at the end");
+	let alarmEarly = null;
+	let alarmEarlyAt = null;
+	async function alarmSnapshot() {
+		const out = {};
+		for (const storage of config.storages)
+			for (const impl of alarmImpls)
+				out[`${storage}/${impl}`] = await stats(storage, impl, "alarm-probe");
+		return out;
+	}
 
-// ------------------------------------------------------------ throughput
+	// ------------------------------------------------------------ throughput
 
-/** Ops for one batch of about `batchMs`, from a calibration batch. */
-async function calibrate(storage, impl, name, phase, conc) {
-	const n = conc * 20;
-	const [ops, ms] = await post(storage, "/run", { impl, name, phase, n, conc, seq: seq++ });
-	const rate = ops / (ms / 1000);
-	return Math.min(300_000, Math.max(conc * 4, Math.round((rate * config.batchMs) / 1000)));
-}
+	/** Ops for one batch of about `batchMs`, from a calibration batch. */
+	async function calibrate(storage, impl, name, phase, conc) {
+		const n = conc * 20;
+		const [ops, ms] = await post(storage, "/run", { impl, name, phase, n, conc, seq: seq++ });
+		const rate = ops / (ms / 1000);
+		return Math.min(300_000, Math.max(conc * 4, Math.round((rate * config.batchMs) / 1000)));
+	}
 
-const supported = {};
-for (const storage of config.storages.slice(0, 1))
-	for (const impl of config.impls)
-		supported[impl] = await call(storage, "/supports", { impl });
+	const supported = {};
+	for (const storage of config.storages.slice(0, 1))
+		for (const impl of config.impls)
+			supported[impl] = await call(storage, "/supports", { impl });
 
-for (const phase of config.phases) {
-	for (const conc of config.concs) {
+	for (const phase of config.phases) {
+		for (const conc of config.concs) {
+			const cells = [];
+			for (const storage of config.storages) {
+				for (const impl of config.impls) {
+					const cell = {
+						storage,
+						phase,
+						conc,
+						impl,
+						supported: supported[impl].includes(phase),
+						opsPerSec: [],
+						ops: 0,
+						rowsRead: 0,
+						rowsWritten: 0,
+						setAlarmCalls: 0,
+					};
+					results.throughput.push(cell);
+					if (!cell.supported) continue;
+					const name = `tp-${conc}`;
+					await call(storage, "/prepare", { impl, name, phase, conc });
+					cell.n = await calibrate(storage, impl, name, phase, conc);
+					cells.push({ ...cell, name, cell });
+				}
+			}
+			for (let round = 0; round < config.rounds; round++) {
+				for (const { storage, impl, name, n, cell } of rotate(cells, round)) {
+					const before = await stats(storage, impl, name);
+					const [ops, ms] = await post(storage, "/run", {
+						impl,
+						name,
+						phase,
+						n,
+						conc,
+						seq: seq++,
+					});
+					const delta = rowsDelta(before, await stats(storage, impl, name));
+					cell.opsPerSec.push(ops / (ms / 1000));
+					cell.ops += ops;
+					if (delta) {
+						cell.rowsRead += delta.rowsRead;
+						cell.rowsWritten += delta.rowsWritten;
+						cell.setAlarmCalls += delta.setAlarmCalls;
+					}
+				}
+			}
+			for (const { cell } of cells) {
+				cell.median = median(cell.opsPerSec);
+				if (DO_IMPLS.includes(cell.impl)) {
+					cell.rowsReadPerOp = cell.rowsRead / cell.ops;
+					cell.rowsWrittenPerOp = cell.rowsWritten / cell.ops;
+					cell.setAlarmPerOp = cell.setAlarmCalls / cell.ops;
+				}
+			}
+			const line = cells
+				.filter((c) => c.storage === config.storages[0])
+				.map((c) => `${c.impl} ${Math.round(c.cell.median)}`)
+				.join(", ");
+			log(`${phase} x${conc}: ${line} ops/s (${config.storages[0]})`);
+			if (!alarmEarly && Date.now() - Math.min(...Object.values(alarmStarted)) > 3000)
+			{
+				alarmEarly = await alarmSnapshot();
+				alarmEarlyAt = Date.now();
+			}
+		}
+	}
+
+	// ------------------------------------------------------------ anatomy
+
+	// One call taken apart: each variant adds a piece of the full call, on a
+	// JavaScript object, the original's and ours.
+	const anatomyVariants = [
+		"noop",
+		"echo",
+		"jsRead",
+		"jsReadInTransaction",
+		"jsWrite",
+		"jsWriteInTransaction",
+		"originalRpc",
+		"originalClient",
+		"originalSubscribeRpc",
+		"oursCall",
+		"oursClient",
+		"oursSubscribeCall",
+	];
+	if (has("ours") && has("original")) {
+		const storage = config.storages[0];
+		for (const impl of ["ours", "original"])
+			await call(storage, "/prepare", { impl, name: "anatomy", phase: "isSubscribed", conc: 1 });
+		const samples = Object.fromEntries(anatomyVariants.map((v) => [v, []]));
+		const n = {};
+		for (const variant of anatomyVariants) {
+			const [ops, ms] = await post(storage, "/anatomy", { variant, n: 200 });
+			n[variant] = Math.max(100, Math.round((ops / ms) * (config.batchMs / 4)));
+		}
+		for (let round = 0; round < config.rounds * 3; round++) {
+			for (const variant of rotate(anatomyVariants, round)) {
+				const [ops, ms] = await post(storage, "/anatomy", { variant, n: n[variant] });
+				samples[variant].push((ms * 1000) / ops);
+			}
+		}
+		results.anatomy = anatomyVariants.map((variant) => ({
+			storage,
+			variant,
+			microsPerCall: median(samples[variant]),
+		}));
+		log(`anatomy: ${results.anatomy.map((a) => `${a.variant} ${a.microsPerCall.toFixed(1)} µs`).join(", ")}`);
+	}
+
+	// ------------------------------------------------------------ growth probe
+
+	// setIfNotExists (new key, TTL) after 0, 20,000 and 100,000 live TTL rows on
+	// a fresh object; the original has no setIfNotExists, so `set` with a TTL is
+	// measured too, on every implementation.
+	const growthOps = [
+		{ op: "setIfNotExists", impls: ["ours", "agents"] },
+		{ op: "set", impls: ["ours", "original", "agents"] },
+	];
+	for (const level of config.growth) {
 		const cells = [];
 		for (const storage of config.storages) {
-			for (const impl of config.impls) {
-				const cell = {
-					storage,
-					phase,
-					conc,
-					impl,
-					supported: supported[impl].includes(phase),
-					opsPerSec: [],
-					ops: 0,
-					rowsRead: 0,
-					rowsWritten: 0,
-					setAlarmCalls: 0,
-				};
-				results.throughput.push(cell);
-				if (!cell.supported) continue;
-				const name = `tp-${conc}`;
-				await call(storage, "/prepare", { impl, name, phase, conc });
-				cell.n = await calibrate(storage, impl, name, phase, conc);
-				cells.push({ ...cell, name, cell });
+			for (const impl of ["ours", "original", "agents"].filter(has)) {
+				const name = `growth-${level}`;
+				if (level > 0) {
+					const t0 = performance.now();
+					await call(storage, "/seed", {
+						impl,
+						name,
+						count: level,
+						ttlMs: 3_600_000,
+						prefix: "seed:",
+					});
+					log(`seeded ${level} rows into ${impl} (${storage}) in ${Math.round(performance.now() - t0)} ms`);
+				}
+				for (const { op, impls } of growthOps) {
+					if (!impls.includes(impl)) continue;
+					const cell = {
+						storage,
+						level,
+						impl,
+						op,
+						opsPerSec: [],
+						ops: 0,
+						rowsRead: 0,
+						rowsWritten: 0,
+						setAlarmCalls: 0,
+					};
+					results.growth.push(cell);
+					const n = await calibrate(storage, impl, name, op, 1);
+					cells.push({ storage, impl, name, op, n, cell });
+				}
 			}
 		}
 		for (let round = 0; round < config.rounds; round++) {
-			for (const { storage, impl, name, n, cell } of rotate(cells, round)) {
+			for (const { storage, impl, name, op, n, cell } of rotate(cells, round)) {
 				const before = await stats(storage, impl, name);
 				const [ops, ms] = await post(storage, "/run", {
 					impl,
 					name,
-					phase,
+					phase: op,
 					n,
-					conc,
+					conc: 1,
 					seq: seq++,
 				});
 				const delta = rowsDelta(before, await stats(storage, impl, name));
 				cell.opsPerSec.push(ops / (ms / 1000));
 				cell.ops += ops;
-				if (delta) {
-					cell.rowsRead += delta.rowsRead;
-					cell.rowsWritten += delta.rowsWritten;
-					cell.setAlarmCalls += delta.setAlarmCalls;
-				}
+				cell.rowsRead += delta.rowsRead;
+				cell.rowsWritten += delta.rowsWritten;
+				cell.setAlarmCalls += delta.setAlarmCalls;
 			}
 		}
 		for (const { cell } of cells) {
 			cell.median = median(cell.opsPerSec);
-			if (DO_IMPLS.includes(cell.impl)) {
-				cell.rowsReadPerOp = cell.rowsRead / cell.ops;
-				cell.rowsWrittenPerOp = cell.rowsWritten / cell.ops;
-				cell.setAlarmPerOp = cell.setAlarmCalls / cell.ops;
-			}
+			cell.rowsReadPerOp = cell.rowsRead / cell.ops;
+			cell.rowsWrittenPerOp = cell.rowsWritten / cell.ops;
+			cell.setAlarmPerOp = cell.setAlarmCalls / cell.ops;
 		}
-		const line = cells
-			.filter((c) => c.storage === config.storages[0])
-			.map((c) => `${c.impl} ${Math.round(c.cell.median)}`)
-			.join(", ");
-		log(`${phase} x${conc}: ${line} ops/s (${config.storages[0]})`);
-		if (!alarmEarly && Date.now() - Math.min(...Object.values(alarmStarted)) > 3000)
-		{
-			alarmEarly = await alarmSnapshot();
-			alarmEarlyAt = Date.now();
-		}
+		log(
+			`growth ${level}: ${cells
+				.filter((c) => c.storage === config.storages[0])
+				.map((c) => `${c.impl} ${c.op} ${Math.round(c.cell.median)}/s ${c.cell.rowsReadPerOp.toFixed(1)} read`)
+				.join(", ")}`,
+		);
 	}
-}
 
-// ------------------------------------------------------------ anatomy
+	// ------------------------------------------------------------ Chat messages
 
-// One call taken apart: each variant adds a piece of the full call, on a
-// JavaScript object, the original's and ours.
-const anatomyVariants = [
-	"noop",
-	"echo",
-	"jsRead",
-	"jsReadInTransaction",
-	"jsWrite",
-	"jsWriteInTransaction",
-	"originalRpc",
-	"originalClient",
-	"originalSubscribeRpc",
-	"oursCall",
-	"oursClient",
-	"oursSubscribeCall",
-];
-if (has("ours") && has("original")) {
-	const storage = config.storages[0];
-	for (const impl of ["ours", "original"])
-		await call(storage, "/prepare", { impl, name: "anatomy", phase: "isSubscribed", conc: 1 });
-	const samples = Object.fromEntries(anatomyVariants.map((v) => [v, []]));
-	const n = {};
-	for (const variant of anatomyVariants) {
-		const [ops, ms] = await post(storage, "/anatomy", { variant, n: 200 });
-		n[variant] = Math.max(100, Math.round((ops / ms) * (config.batchMs / 4)));
-	}
-	for (let round = 0; round < config.rounds * 3; round++) {
-		for (const variant of rotate(anatomyVariants, round)) {
-			const [ops, ms] = await post(storage, "/anatomy", { variant, n: n[variant] });
-			samples[variant].push((ms * 1000) / ops);
-		}
-	}
-	results.anatomy = anatomyVariants.map((variant) => ({
-		storage,
-		variant,
-		microsPerCall: median(samples[variant]),
-	}));
-	log(`anatomy: ${results.anatomy.map((a) => `${a.variant} ${a.microsPerCall.toFixed(1)} µs`).join(", ")}`);
-}
-
-// ------------------------------------------------------------ growth probe
-
-// setIfNotExists (new key, TTL) after 0, 20,000 and 100,000 live TTL rows on
-// a fresh object; the original has no setIfNotExists, so `set` with a TTL is
-// measured too, on every implementation.
-const growthOps = [
-	{ op: "setIfNotExists", impls: ["ours", "agents"] },
-	{ op: "set", impls: ["ours", "original", "agents"] },
-];
-for (const level of config.growth) {
-	const cells = [];
 	for (const storage of config.storages) {
 		for (const impl of ["ours", "original", "agents"].filter(has)) {
-			const name = `growth-${level}`;
-			if (level > 0) {
-				const t0 = performance.now();
-				await call(storage, "/seed", {
-					impl,
-					name,
-					count: level,
-					ttlMs: 3_600_000,
-					prefix: "seed:",
-				});
-				log(`seeded ${level} rows into ${impl} (${storage}) in ${Math.round(performance.now() - t0)} ms`);
-			}
-			for (const { op, impls } of growthOps) {
-				if (!impls.includes(impl)) continue;
-				const cell = {
-					storage,
-					level,
-					impl,
-					op,
-					opsPerSec: [],
-					ops: 0,
-					rowsRead: 0,
-					rowsWritten: 0,
-					setAlarmCalls: 0,
-				};
-				results.growth.push(cell);
-				const n = await calibrate(storage, impl, name, op, 1);
-				cells.push({ storage, impl, name, op, n, cell });
-			}
-		}
-	}
-	for (let round = 0; round < config.rounds; round++) {
-		for (const { storage, impl, name, op, n, cell } of rotate(cells, round)) {
+			const name = "chat";
+			const base = { impl, name, conversation: "bench-conversation" };
+			// Warm up to the steady state: the Chat exists and the thread's
+			// history holds its default maximum of 100 messages.
+			await post(storage, "/chat", { ...base, count: 100, seq: seq++ });
 			const before = await stats(storage, impl, name);
-			const [ops, ms] = await post(storage, "/run", {
-				impl,
-				name,
-				phase: op,
-				n,
-				conc: 1,
+			const [r, ms] = await post(storage, "/chat", {
+				...base,
+				count: config.chatMessages,
 				seq: seq++,
 			});
 			const delta = rowsDelta(before, await stats(storage, impl, name));
-			cell.opsPerSec.push(ops / (ms / 1000));
-			cell.ops += ops;
-			cell.rowsRead += delta.rowsRead;
-			cell.rowsWritten += delta.rowsWritten;
-			cell.setAlarmCalls += delta.setAlarmCalls;
+			const per = (x) => (r.handled > 0 ? x / r.messages : null);
+			const adapterCalls = Object.values(r.adapterCalls).reduce((a, b) => a + b, 0);
+			results.chat.push({
+				storage,
+				impl,
+				messages: r.messages,
+				handled: r.handled,
+				errors: r.errors,
+				adapterCallsByMethod: r.adapterCalls,
+				adapterCallsPerMessage: per(adapterCalls),
+				objectCallsPerMessage: r.objectCalls === undefined ? null : per(r.objectCalls),
+				rowsReadPerMessage: per(delta.rowsRead),
+				rowsWrittenPerMessage: per(delta.rowsWritten),
+				setAlarmPerMessage: per(delta.setAlarmCalls),
+				msPerMessage: ms / r.messages,
+			});
+			log(
+				`chat ${impl} (${storage}): ${r.handled}/${r.messages} handled, ${per(delta.rowsWritten)?.toFixed(1) ?? "n/a"} rows written per message${r.errors.length ? `; ${r.errors[0]}` : ""}`,
+			);
 		}
 	}
-	for (const { cell } of cells) {
-		cell.median = median(cell.opsPerSec);
-		cell.rowsReadPerOp = cell.rowsRead / cell.ops;
-		cell.rowsWrittenPerOp = cell.rowsWritten / cell.ops;
-		cell.setAlarmPerOp = cell.setAlarmCalls / cell.ops;
-	}
-	log(
-		`growth ${level}: ${cells
-			.filter((c) => c.storage === config.storages[0])
-			.map((c) => `${c.impl} ${c.op} ${Math.round(c.cell.median)}/s ${c.cell.rowsReadPerOp.toFixed(1)} read`)
-			.join(", ")}`,
-	);
-}
 
-// ------------------------------------------------------------ Chat messages
+	// ------------------------------------------------------------ scale-out
 
-for (const storage of config.storages) {
-	for (const impl of ["ours", "original", "agents"].filter(has)) {
-		const name = "chat";
-		const base = { impl, name, conversation: "bench-conversation" };
-		// Warm up to the steady state: the Chat exists and the thread's
-		// history holds its default maximum of 100 messages.
-		await post(storage, "/chat", { ...base, count: 100, seq: seq++ });
-		const before = await stats(storage, impl, name);
-		const [r, ms] = await post(storage, "/chat", {
-			...base,
-			count: config.chatMessages,
-			seq: seq++,
-		});
-		const delta = rowsDelta(before, await stats(storage, impl, name));
-		const per = (x) => (r.handled > 0 ? x / r.messages : null);
-		const adapterCalls = Object.values(r.adapterCalls).reduce((a, b) => a + b, 0);
-		results.chat.push({
-			storage,
-			impl,
-			messages: r.messages,
-			handled: r.handled,
-			errors: r.errors,
-			adapterCallsByMethod: r.adapterCalls,
-			adapterCallsPerMessage: per(adapterCalls),
-			objectCallsPerMessage: r.objectCalls === undefined ? null : per(r.objectCalls),
-			rowsReadPerMessage: per(delta.rowsRead),
-			rowsWrittenPerMessage: per(delta.rowsWritten),
-			setAlarmPerMessage: per(delta.setAlarmCalls),
-			msPerMessage: ms / r.messages,
-		});
-		log(
-			`chat ${impl} (${storage}): ${r.handled}/${r.messages} handled, ${per(delta.rowsWritten)?.toFixed(1) ?? "n/a"} rows written per message${r.errors.length ? `; ${r.errors[0]}` : ""}`,
-		);
-	}
-}
-
-// ------------------------------------------------------------ scale-out
-
-for (const storage of config.storages.slice(0, 1)) {
-	if (!has("ours")) break;
-	for (const routing of ["byChannel", "original"]) {
-		const [r, ms] = await post(storage, "/scale", {
-			routing,
-			name: `scale-${routing}`,
-			channels: 16,
-			messages: config.scaleMessages,
-			seq: seq++,
-		});
-		const counts = Object.entries(r.calls).sort((a, b) => b[1] - a[1]);
-		const total = counts.reduce((a, [, n]) => a + n, 0);
-		const messages = 16 * config.scaleMessages;
-		results.scale.push({
-			storage,
-			routing,
-			channels: 16,
-			messages,
-			calls: total,
-			objects: counts.length,
-			busiest: counts[0][0],
-			busiestShare: counts[0][1] / total,
-			messagesPerSec: messages / (ms / 1000),
-		});
-		log(
-			`scale-out ${routing}: ${counts.length} objects, busiest ${counts[0][0]} ${((100 * counts[0][1]) / total).toFixed(1)} %`,
-		);
-	}
-}
-
-// ------------------------------------------------------------ cold start
-
-// The first call to a fresh object (its SQLite created, its class
-// constructed, for agents a fresh parent Agent and facet too), timed from
-// here, then a second call to the same object.
-for (const storage of config.storages) {
-	const samples = Object.fromEntries(config.impls.map((impl) => [impl, []]));
-	for (let i = 0; i < config.cold; i++) {
-		for (const impl of rotate(config.impls, i)) {
-			const name = `cold-${seq++}`;
-			const [, firstMs] = await post(storage, "/probe-call", { impl, name });
-			const [, secondMs] = await post(storage, "/probe-call", { impl, name });
-			samples[impl].push({ firstMs, secondMs });
+	for (const storage of config.storages.slice(0, 1)) {
+		if (!has("ours")) break;
+		for (const routing of ["byChannel", "original"]) {
+			const [r, ms] = await post(storage, "/scale", {
+				routing,
+				name: `scale-${routing}`,
+				channels: 16,
+				messages: config.scaleMessages,
+				seq: seq++,
+			});
+			const counts = Object.entries(r.calls).sort((a, b) => b[1] - a[1]);
+			const total = counts.reduce((a, [, n]) => a + n, 0);
+			const messages = 16 * config.scaleMessages;
+			results.scale.push({
+				storage,
+				routing,
+				channels: 16,
+				messages,
+				calls: total,
+				objects: counts.length,
+				busiest: counts[0][0],
+				busiestShare: counts[0][1] / total,
+				messagesPerSec: messages / (ms / 1000),
+			});
+			log(
+				`scale-out ${routing}: ${counts.length} objects, busiest ${counts[0][0]} ${((100 * counts[0][1]) / total).toFixed(1)} %`,
+			);
 		}
 	}
-	for (const impl of config.impls) {
-		results.cold.push({
-			storage,
-			impl,
-			firstMs: median(samples[impl].map((s) => s.firstMs)),
-			secondMs: median(samples[impl].map((s) => s.secondMs)),
-			samples: samples[impl].length,
-		});
+
+	// ------------------------------------------------------------ cold start
+
+	// The first call to a fresh object (its SQLite created, its class
+	// constructed, for agents a fresh parent Agent and facet too), timed from
+	// here, then a second call to the same object.
+	for (const storage of config.storages) {
+		const samples = Object.fromEntries(config.impls.map((impl) => [impl, []]));
+		for (let i = 0; i < config.cold; i++) {
+			for (const impl of rotate(config.impls, i)) {
+				const name = `cold-${seq++}`;
+				const [, firstMs] = await post(storage, "/probe-call", { impl, name });
+				const [, secondMs] = await post(storage, "/probe-call", { impl, name });
+				samples[impl].push({ firstMs, secondMs });
+			}
+		}
+		for (const impl of config.impls) {
+			results.cold.push({
+				storage,
+				impl,
+				firstMs: median(samples[impl].map((s) => s.firstMs)),
+				secondMs: median(samples[impl].map((s) => s.secondMs)),
+				samples: samples[impl].length,
+			});
+		}
+		log(
+			`cold start (${storage}): ${results.cold
+				.filter((c) => c.storage === storage)
+				.map((c) => `${c.impl} ${c.firstMs.toFixed(1)} ms`)
+				.join(", ")}`,
+		);
+	}
+
+	// ------------------------------------------------------------ alarm probe, read
+
+	const firstWrite = Math.min(...Object.values(alarmStarted));
+	const wait = firstWrite + config.alarmWaitMs - Date.now();
+	if (wait > 0) {
+		log(`waiting ${Math.ceil(wait / 1000)} s for the alarm probe's window`);
+		await sleep(wait);
+	}
+	const alarmFinal = await alarmSnapshot();
+	for (const storage of config.storages) {
+		for (const impl of alarmImpls) {
+			const key = `${storage}/${impl}`;
+			const f = alarmFinal[key];
+			const remaining = impl === "ours" ? f.counts.cacheKeys : f.counts.cache;
+			results.alarm.push({
+				storage,
+				impl,
+				observedMs: Date.now() - alarmStarted[key],
+				early: alarmEarly?.[key]
+					? {
+							afterMs: alarmEarlyAt - alarmStarted[key],
+							alarmRuns: alarmEarly[key].alarmRuns,
+							setAlarmCalls: alarmEarly[key].setAlarmCalls,
+						}
+					: null,
+				alarmRuns: f.alarmRuns,
+				setAlarmCalls: f.setAlarmCalls,
+				rowsLeft: remaining,
+			});
+		}
 	}
 	log(
-		`cold start (${storage}): ${results.cold
-			.filter((c) => c.storage === storage)
-			.map((c) => `${c.impl} ${c.firstMs.toFixed(1)} ms`)
-			.join(", ")}`,
+		`alarm probe: ${results.alarm
+			.filter((a) => a.storage === config.storages[0])
+			.map((a) => `${a.impl} ${a.alarmRuns} runs, ${a.setAlarmCalls} setAlarm, ${a.rowsLeft} rows left`)
+			.join("; ")}`,
 	);
-}
 
-// ------------------------------------------------------------ alarm probe, read
-
-const firstWrite = Math.min(...Object.values(alarmStarted));
-const wait = firstWrite + config.alarmWaitMs - Date.now();
-if (wait > 0) {
-	log(`waiting ${Math.ceil(wait / 1000)} s for the alarm probe's window`);
-	await sleep(wait);
+} finally {
+	await stopAll();
 }
-const alarmFinal = await alarmSnapshot();
-for (const storage of config.storages) {
-	for (const impl of alarmImpls) {
-		const key = `${storage}/${impl}`;
-		const f = alarmFinal[key];
-		const remaining = impl === "ours" ? f.counts.cacheKeys : f.counts.cache;
-		results.alarm.push({
-			storage,
-			impl,
-			observedMs: Date.now() - alarmStarted[key],
-			early: alarmEarly?.[key]
-				? {
-						afterMs: alarmEarlyAt - alarmStarted[key],
-						alarmRuns: alarmEarly[key].alarmRuns,
-						setAlarmCalls: alarmEarly[key].setAlarmCalls,
-					}
-				: null,
-			alarmRuns: f.alarmRuns,
-			setAlarmCalls: f.setAlarmCalls,
-			rowsLeft: remaining,
-		});
-	}
-}
-log(
-	`alarm probe: ${results.alarm
-		.filter((a) => a.storage === config.storages[0])
-		.map((a) => `${a.impl} ${a.alarmRuns} runs, ${a.setAlarmCalls} setAlarm, ${a.rowsLeft} rows left`)
-		.join("; ")}`,
-);
-
-await stopAll();
 
 // ------------------------------------------------------------ sizes, versions
 
