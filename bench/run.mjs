@@ -18,16 +18,20 @@
 //   BENCH_OUT [bench/results]
 
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
-import { PHASES } from "./worker/phases.js";
 import { writeReport } from "./lib/report.mjs";
 import { benchRoot, bundle, repoRoot, start, wasmDir } from "./lib/runtime.mjs";
+import { PHASES } from "./worker/phases.js";
 
 const env = process.env;
-const list = (v, d) => (v ?? d).split(",").map((s) => s.trim()).filter(Boolean);
+const list = (v, d) =>
+	(v ?? d)
+		.split(",")
+		.map((s) => s.trim())
+		.filter(Boolean);
 const config = {
 	rounds: Number(env.BENCH_ROUNDS ?? 7),
 	batchMs: Number(env.BENCH_BATCH_MS ?? 400),
@@ -50,7 +54,10 @@ const has = (impl) => config.impls.includes(impl);
 
 const began = Date.now();
 const log = (...args) =>
-	console.log(`[${((Date.now() - began) / 1000).toFixed(0).padStart(4)} s]`, ...args);
+	console.log(
+		`[${((Date.now() - began) / 1000).toFixed(0).padStart(4)} s]`,
+		...args,
+	);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const median = (xs) => {
 	const s = [...xs].sort((a, b) => a - b);
@@ -77,7 +84,10 @@ const folder = await bundle(path.join(benchRoot, "worker/index.js"), "bench");
 const runtimes = {};
 for (const storage of config.storages) {
 	if (!persistRoots[storage]) throw new Error(`unknown storage ${storage}`);
-	const persist = path.join(persistRoots[storage], `chat-state-bench-${process.pid}`);
+	const persist = path.join(
+		persistRoots[storage],
+		`chat-state-bench-${process.pid}`,
+	);
 	rmSync(persist, { recursive: true, force: true });
 	mkdirSync(persist, { recursive: true });
 	const mf = await start(folder, {
@@ -109,13 +119,17 @@ process.on("SIGINT", async () => {
 /** One request to the Worker; returns [result, wall ms]. */
 async function post(storage, route, body) {
 	const t0 = performance.now();
-	const response = await runtimes[storage].mf.dispatchFetch(`http://bench${route}`, {
-		method: "POST",
-		body: JSON.stringify(body),
-	});
+	const response = await runtimes[storage].mf.dispatchFetch(
+		`http://bench${route}`,
+		{
+			method: "POST",
+			body: JSON.stringify(body),
+		},
+	);
 	const reply = await response.json();
 	const ms = performance.now() - t0;
-	if (reply.err) throw new Error(`${route} ${JSON.stringify(body)}: ${reply.err}`);
+	if (reply.err)
+		throw new Error(`${route} ${JSON.stringify(body)}: ${reply.err}`);
 	return [reply.ok, ms];
 }
 
@@ -156,7 +170,11 @@ try {
 	const alarmStarted = {};
 	for (const storage of config.storages) {
 		for (const impl of alarmImpls) {
-			await call(storage, "/alarm-probe", { impl, name: "alarm-probe", ...alarmProbe });
+			await call(storage, "/alarm-probe", {
+				impl,
+				name: "alarm-probe",
+				...alarmProbe,
+			});
 			alarmStarted[`${storage}/${impl}`] = Date.now();
 		}
 	}
@@ -176,9 +194,19 @@ try {
 	/** Ops for one batch of about `batchMs`, from a calibration batch. */
 	async function calibrate(storage, impl, name, phase, conc) {
 		const n = conc * 20;
-		const [ops, ms] = await post(storage, "/run", { impl, name, phase, n, conc, seq: seq++ });
+		const [ops, ms] = await post(storage, "/run", {
+			impl,
+			name,
+			phase,
+			n,
+			conc,
+			seq: seq++,
+		});
 		const rate = ops / (ms / 1000);
-		return Math.min(300_000, Math.max(conc * 4, Math.round((rate * config.batchMs) / 1000)));
+		return Math.min(
+			300_000,
+			Math.max(conc * 4, Math.round((rate * config.batchMs) / 1000)),
+		);
 	}
 
 	const supported = {};
@@ -245,8 +273,10 @@ try {
 				.map((c) => `${c.impl} ${Math.round(c.cell.median)}`)
 				.join(", ");
 			log(`${phase} x${conc}: ${line} ops/s (${config.storages[0]})`);
-			if (!alarmEarly && Date.now() - Math.min(...Object.values(alarmStarted)) > 3000)
-			{
+			if (
+				!alarmEarly &&
+				Date.now() - Math.min(...Object.values(alarmStarted)) > 3000
+			) {
 				alarmEarly = await alarmSnapshot();
 				alarmEarlyAt = Date.now();
 			}
@@ -274,7 +304,12 @@ try {
 	if (has("ours") && has("original")) {
 		const storage = config.storages[0];
 		for (const impl of ["ours", "original"])
-			await call(storage, "/prepare", { impl, name: "anatomy", phase: "isSubscribed", conc: 1 });
+			await call(storage, "/prepare", {
+				impl,
+				name: "anatomy",
+				phase: "isSubscribed",
+				conc: 1,
+			});
 		const samples = Object.fromEntries(anatomyVariants.map((v) => [v, []]));
 		const n = {};
 		for (const variant of anatomyVariants) {
@@ -283,7 +318,10 @@ try {
 		}
 		for (let round = 0; round < config.rounds * 3; round++) {
 			for (const variant of rotate(anatomyVariants, round)) {
-				const [ops, ms] = await post(storage, "/anatomy", { variant, n: n[variant] });
+				const [ops, ms] = await post(storage, "/anatomy", {
+					variant,
+					n: n[variant],
+				});
 				samples[variant].push((ms * 1000) / ops);
 			}
 		}
@@ -292,7 +330,9 @@ try {
 			variant,
 			microsPerCall: median(samples[variant]),
 		}));
-		log(`anatomy: ${results.anatomy.map((a) => `${a.variant} ${a.microsPerCall.toFixed(1)} µs`).join(", ")}`);
+		log(
+			`anatomy: ${results.anatomy.map((a) => `${a.variant} ${a.microsPerCall.toFixed(1)} µs`).join(", ")}`,
+		);
 	}
 
 	// ------------------------------------------------------------ growth probe
@@ -318,7 +358,9 @@ try {
 						ttlMs: 3_600_000,
 						prefix: "seed:",
 					});
-					log(`seeded ${level} rows into ${impl} (${storage}) in ${Math.round(performance.now() - t0)} ms`);
+					log(
+						`seeded ${level} rows into ${impl} (${storage}) in ${Math.round(performance.now() - t0)} ms`,
+					);
 				}
 				for (const { op, impls } of growthOps) {
 					if (!impls.includes(impl)) continue;
@@ -367,7 +409,10 @@ try {
 		log(
 			`growth ${level}: ${cells
 				.filter((c) => c.storage === config.storages[0])
-				.map((c) => `${c.impl} ${c.op} ${Math.round(c.cell.median)}/s ${c.cell.rowsReadPerOp.toFixed(1)} read`)
+				.map(
+					(c) =>
+						`${c.impl} ${c.op} ${Math.round(c.cell.median)}/s ${c.cell.rowsReadPerOp.toFixed(1)} read`,
+				)
 				.join(", ")}`,
 		);
 	}
@@ -389,7 +434,10 @@ try {
 			});
 			const delta = rowsDelta(before, await stats(storage, impl, name));
 			const per = (x) => (r.handled > 0 ? x / r.messages : null);
-			const adapterCalls = Object.values(r.adapterCalls).reduce((a, b) => a + b, 0);
+			const adapterCalls = Object.values(r.adapterCalls).reduce(
+				(a, b) => a + b,
+				0,
+			);
 			results.chat.push({
 				storage,
 				impl,
@@ -398,7 +446,8 @@ try {
 				errors: r.errors,
 				adapterCallsByMethod: r.adapterCalls,
 				adapterCallsPerMessage: per(adapterCalls),
-				objectCallsPerMessage: r.objectCalls === undefined ? null : per(r.objectCalls),
+				objectCallsPerMessage:
+					r.objectCalls === undefined ? null : per(r.objectCalls),
 				rowsReadPerMessage: per(delta.rowsRead),
 				rowsWrittenPerMessage: per(delta.rowsWritten),
 				setAlarmPerMessage: per(delta.setAlarmCalls),
@@ -508,10 +557,12 @@ try {
 	log(
 		`alarm probe: ${results.alarm
 			.filter((a) => a.storage === config.storages[0])
-			.map((a) => `${a.impl} ${a.alarmRuns} runs, ${a.setAlarmCalls} setAlarm, ${a.rowsLeft} rows left`)
+			.map(
+				(a) =>
+					`${a.impl} ${a.alarmRuns} runs, ${a.setAlarmCalls} setAlarm, ${a.rowsLeft} rows left`,
+			)
 			.join("; ")}`,
 	);
-
 } finally {
 	await stopAll();
 }
@@ -536,7 +587,10 @@ const version = (pkg, from = "bench") => {
 };
 const git = (...args) => {
 	try {
-		return execFileSync("git", args, { cwd: repoRoot, encoding: "utf8" }).trim();
+		return execFileSync("git", args, {
+			cwd: repoRoot,
+			encoding: "utf8",
+		}).trim();
 	} catch {
 		return "unknown";
 	}
@@ -563,4 +617,6 @@ results.elapsedSeconds = Math.round((Date.now() - began) / 1000);
 
 mkdirSync(config.out, { recursive: true });
 writeReport(results, config.out);
-log(`wrote ${path.relative(repoRoot, config.out)}/results.{json,md} and chart.svg`);
+log(
+	`wrote ${path.relative(repoRoot, config.out)}/results.{json,md} and chart.svg`,
+);

@@ -21,15 +21,21 @@ const COLOR = {
 	noop: "#343a40",
 };
 
-const int = (x) => (x === null || x === undefined ? "n/a" : Math.round(x).toLocaleString("en-US"));
-const num = (x, d = 1) => (x === null || x === undefined || Number.isNaN(x) ? "n/a" : x.toFixed(d));
+const int = (x) =>
+	x === null || x === undefined ? "n/a" : Math.round(x).toLocaleString("en-US");
+const num = (x, d = 1) =>
+	x === null || x === undefined || Number.isNaN(x) ? "n/a" : x.toFixed(d);
 const ratio = (a, b) => (a && b ? a / b : null);
 const times = (x) => (x === null ? "n/a" : `${x.toFixed(2)}x`);
 const pct = (x) => (x === null ? "n/a" : `${(100 * x).toFixed(0)} %`);
 
 function cell(results, storage, phase, conc, impl) {
 	return results.throughput.find(
-		(c) => c.storage === storage && c.phase === phase && c.conc === conc && c.impl === impl,
+		(c) =>
+			c.storage === storage &&
+			c.phase === phase &&
+			c.conc === conc &&
+			c.impl === impl,
 	);
 }
 
@@ -37,7 +43,9 @@ const rate = (c) => (c?.supported ? c.median : null);
 
 function table(head, rows) {
 	const line = (cells) => `| ${cells.join(" | ")} |`;
-	return [line(head), line(head.map(() => "---")), ...rows.map(line)].join("\n");
+	return [line(head), line(head.map(() => "---")), ...rows.map(line)].join(
+		"\n",
+	);
 }
 
 function throughputTable(results, storage) {
@@ -46,7 +54,9 @@ function throughputTable(results, storage) {
 	const rows = [];
 	for (const phase of phases) {
 		for (const conc of concs) {
-			const r = Object.fromEntries(impls.map((i) => [i, rate(cell(results, storage, phase, conc, i))]));
+			const r = Object.fromEntries(
+				impls.map((i) => [i, rate(cell(results, storage, phase, conc, i))]),
+			);
 			rows.push([
 				PHASES[phase].title,
 				String(conc),
@@ -84,7 +94,12 @@ function rowsTable(results, storage) {
 		rows.push([PHASES[phase].title, ...r]);
 	}
 	return table(
-		["Phase (1 caller)", "ours: read / written / setAlarm", "original", "agents"],
+		[
+			"Phase (1 caller)",
+			"ours: read / written / setAlarm",
+			"original",
+			"agents",
+		],
 		rows,
 	);
 }
@@ -102,14 +117,32 @@ function growthTable(results, storage) {
 			num(g.setAlarmPerOp, 2),
 		]);
 	return table(
-		["Call", "Implementation", "Live TTL rows", "ops/s", "rows read / op", "rows written / op", "setAlarm / op"],
+		[
+			"Call",
+			"Implementation",
+			"Live TTL rows",
+			"ops/s",
+			"rows read / op",
+			"rows written / op",
+			"setAlarm / op",
+		],
 		rows,
 	);
 }
 
 function alarmTable(results) {
 	return table(
-		["Storage", "Implementation", "early: after", "alarm runs", "setAlarm calls", "at the end: after", "alarm runs", "setAlarm calls", "rows left"],
+		[
+			"Storage",
+			"Implementation",
+			"early: after",
+			"alarm runs",
+			"setAlarm calls",
+			"at the end: after",
+			"alarm runs",
+			"setAlarm calls",
+			"rows left",
+		],
 		results.alarm.map((a) => [
 			a.storage,
 			LABEL[a.impl],
@@ -126,7 +159,18 @@ function alarmTable(results) {
 
 function chatTable(results) {
 	return table(
-		["Storage", "Implementation", "handled", "adapter calls / msg", "object calls / msg", "rows read / msg", "rows written / msg", "setAlarm / msg", "ms / msg", "errors"],
+		[
+			"Storage",
+			"Implementation",
+			"handled",
+			"adapter calls / msg",
+			"object calls / msg",
+			"rows read / msg",
+			"rows written / msg",
+			"setAlarm / msg",
+			"ms / msg",
+			"errors",
+		],
 		results.chat.map((c) => [
 			c.storage,
 			LABEL[c.impl],
@@ -144,7 +188,15 @@ function chatTable(results) {
 
 function scaleTable(results) {
 	return table(
-		["Routing", "objects", "calls", "busiest object", "its share", "2/N", "messages/s (one workerd thread)"],
+		[
+			"Routing",
+			"objects",
+			"calls",
+			"busiest object",
+			"its share",
+			"2/N",
+			"messages/s (one workerd thread)",
+		],
 		results.scale.map((s) => [
 			s.routing === "byChannel"
 				? "ours: `shardKey: byChannel`, 16 key buckets"
@@ -165,7 +217,9 @@ function coldTable(results) {
 		[...new Set(results.cold.map((c) => c.storage))].map((storage) => [
 			storage,
 			...results.config.impls.map((impl) => {
-				const c = results.cold.find((x) => x.storage === storage && x.impl === impl);
+				const c = results.cold.find(
+					(x) => x.storage === storage && x.impl === impl,
+				);
 				return c ? `${num(c.firstMs)} ms (then ${num(c.secondMs)} ms)` : "n/a";
 			}),
 		]),
@@ -176,13 +230,15 @@ const ANATOMY_LABEL = {
 	noop: "no-op RPC (the runtime's limit)",
 	echo: "RPC echoing the request's JSON text",
 	jsRead: "JavaScript object: one indexed `SELECT`",
-	jsReadInTransaction: "JavaScript object: the same `SELECT` in `transactionSync`",
+	jsReadInTransaction:
+		"JavaScript object: the same `SELECT` in `transactionSync`",
 	originalRpc: "original object: `isSubscribed` RPC",
 	originalClient: "original client: `isSubscribed`",
 	oursCall: "ours: `call()` with an `isSubscribed` envelope",
 	oursClient: "ours client: `isSubscribed`",
 	jsWrite: "JavaScript object: one `INSERT OR REPLACE`",
-	jsWriteInTransaction: "JavaScript object: the same write in `transactionSync`",
+	jsWriteInTransaction:
+		"JavaScript object: the same write in `transactionSync`",
 	originalSubscribeRpc: "original object: `subscribe` RPC (new thread)",
 	oursSubscribeCall: "ours: `call()` with a `subscribe` envelope (new thread)",
 };
@@ -190,12 +246,19 @@ const ANATOMY_LABEL = {
 function anatomyTable(results) {
 	const base = results.anatomy.find((a) => a.variant === "noop")?.microsPerCall;
 	return table(
-		["Call (1 caller, sequential)", "µs per call", "calls/s", "over the no-op RPC"],
+		[
+			"Call (1 caller, sequential)",
+			"µs per call",
+			"calls/s",
+			"over the no-op RPC",
+		],
 		results.anatomy.map((a) => [
 			ANATOMY_LABEL[a.variant],
 			num(a.microsPerCall),
 			int(1e6 / a.microsPerCall),
-			base ? `${a.microsPerCall - base >= 0 ? "+" : ""}${num(a.microsPerCall - base)} µs` : "n/a",
+			base
+				? `${a.microsPerCall - base >= 0 ? "+" : ""}${num(a.microsPerCall - base)} µs`
+				: "n/a",
 		]),
 	);
 }
@@ -219,13 +282,22 @@ export function targets(results) {
 
 	const vsOriginal = phaseCells.filter((c) => c.ours && c.original);
 	const missedOriginal = vsOriginal.filter((c) => c.ours < 2 * c.original);
-	const naOriginal = [...new Set(phaseCells.filter((c) => !c.original).map((c) => c.phase))];
-	const beyondNoop = missedOriginal.filter((c) => c.noop && 2 * c.original > c.noop);
+	const naOriginal = [
+		...new Set(phaseCells.filter((c) => !c.original).map((c) => c.phase)),
+	];
+	const beyondNoop = missedOriginal.filter(
+		(c) => c.noop && 2 * c.original > c.noop,
+	);
 	out.push({
 		target: "every phase >= 2x the original's ops/s",
 		met: missedOriginal.length === 0,
 		detail: `${vsOriginal.length - missedOriginal.length} of ${vsOriginal.length} cells met; missed: ${
-			missedOriginal.map((c) => `${c.phase} x${c.conc} ${c.storage} ${(c.ours / c.original).toFixed(2)}x`).join(", ") || "none"
+			missedOriginal
+				.map(
+					(c) =>
+						`${c.phase} x${c.conc} ${c.storage} ${(c.ours / c.original).toFixed(2)}x`,
+				)
+				.join(", ") || "none"
 		}; in ${beyondNoop.length} of the missed cells 2x the original is above the no-op RPC rate; n/a (the original lacks them): ${naOriginal.join(", ")}`,
 	});
 
@@ -235,7 +307,11 @@ export function targets(results) {
 		target: "every phase >= 50% of the no-op RPC rate (same calls per op)",
 		met: missedNoop.length === 0,
 		detail: `${vsNoop.length - missedNoop.length} of ${vsNoop.length} cells met; missed: ${
-			missedNoop.map((c) => `${c.phase} x${c.conc} ${c.storage} ${pct(c.ours / c.noop)}`).join(", ") || "none"
+			missedNoop
+				.map(
+					(c) => `${c.phase} x${c.conc} ${c.storage} ${pct(c.ours / c.noop)}`,
+				)
+				.join(", ") || "none"
 		}`,
 	});
 
@@ -248,11 +324,15 @@ export function targets(results) {
 		target: "rows read per op <= 4",
 		met: overReads.length === 0,
 		detail: `${reads.length - overReads.length} of ${reads.length} phases met; over: ${
-			overReads.map(({ phase, c }) => `${phase} ${num(c.rowsReadPerOp)}`).join(", ") || "none"
+			overReads
+				.map(({ phase, c }) => `${phase} ${num(c.rowsReadPerOp)}`)
+				.join(", ") || "none"
 		}`,
 	});
 
-	const growth = results.growth.filter((g) => g.storage === first && g.impl === "ours");
+	const growth = results.growth.filter(
+		(g) => g.storage === first && g.impl === "ours",
+	);
 	const sine = growth.filter((g) => g.op === "setIfNotExists");
 	if (sine.length) {
 		const values = sine.map((g) => g.rowsReadPerOp);
@@ -261,7 +341,10 @@ export function targets(results) {
 			target: "rows read per setIfNotExists flat across the growth probe",
 			met: flat,
 			detail: sine
-				.map((g) => `${int(g.level)} rows: ${num(g.rowsReadPerOp)} read, ${int(g.median)} ops/s`)
+				.map(
+					(g) =>
+						`${int(g.level)} rows: ${num(g.rowsReadPerOp)} read, ${int(g.median)} ops/s`,
+				)
 				.join("; "),
 		});
 	}
@@ -280,17 +363,29 @@ export function targets(results) {
 			target: "at most 3 alarm runs in the alarm probe",
 			met: alarm.every((a) => a.alarmRuns <= 3 && a.rowsLeft === 0),
 			detail: alarm
-				.map((a) => `${a.storage}: ${a.alarmRuns} runs, ${a.setAlarmCalls} setAlarm, ${a.rowsLeft} rows left after ${Math.round(a.observedMs / 1000)} s`)
+				.map(
+					(a) =>
+						`${a.storage}: ${a.alarmRuns} runs, ${a.setAlarmCalls} setAlarm, ${a.rowsLeft} rows left after ${Math.round(a.observedMs / 1000)} s`,
+				)
 				.join("; "),
 		});
 
-	const chatOurs = results.chat.find((c) => c.storage === first && c.impl === "ours");
-	const chatOriginal = results.chat.find((c) => c.storage === first && c.impl === "original");
-	const chatAgents = results.chat.find((c) => c.storage === first && c.impl === "agents");
+	const chatOurs = results.chat.find(
+		(c) => c.storage === first && c.impl === "ours",
+	);
+	const chatOriginal = results.chat.find(
+		(c) => c.storage === first && c.impl === "original",
+	);
+	const chatAgents = results.chat.find(
+		(c) => c.storage === first && c.impl === "agents",
+	);
 	if (chatOurs && chatOriginal)
 		out.push({
 			target: "rows written per Chat message <= 1/10 of the original's",
-			met: chatOriginal.rowsWrittenPerMessage ? chatOurs.rowsWrittenPerMessage <= chatOriginal.rowsWrittenPerMessage / 10 : null,
+			met: chatOriginal.rowsWrittenPerMessage
+				? chatOurs.rowsWrittenPerMessage <=
+					chatOriginal.rowsWrittenPerMessage / 10
+				: null,
 			detail: chatOriginal.rowsWrittenPerMessage
 				? `${num(chatOurs.rowsWrittenPerMessage)} vs ${num(chatOriginal.rowsWrittenPerMessage)}`
 				: `not measurable: the original handled ${chatOriginal.handled} of ${chatOriginal.messages} messages (${chatOriginal.errors[0] ?? "no error logged"}); ours wrote ${num(chatOurs.rowsWrittenPerMessage)} rows per message${chatAgents ? `, agents ${num(chatAgents.rowsWrittenPerMessage)}` : ""}`,
@@ -317,7 +412,11 @@ export function targets(results) {
 function targetsTable(results) {
 	return table(
 		["Target", "Met", "Measured"],
-		targets(results).map((t) => [t.target, t.met === null ? "n/a" : t.met ? "yes" : "**no**", t.detail]),
+		targets(results).map((t) => [
+			t.target,
+			t.met === null ? "n/a" : t.met ? "yes" : "**no**",
+			t.detail,
+		]),
 	);
 }
 
@@ -340,7 +439,12 @@ export function markdown(results) {
 		"",
 	];
 	for (const storage of c.storages) {
-		parts.push(`## Throughput, ops/s, ${storage} storage`, "", throughputTable(results, storage), "");
+		parts.push(
+			`## Throughput, ops/s, ${storage} storage`,
+			"",
+			throughputTable(results, storage),
+			"",
+		);
 	}
 	parts.push(
 		`## Rows per op (${c.storages[0]}, 1 caller)`,
@@ -360,7 +464,12 @@ export function markdown(results) {
 			"",
 		);
 	for (const storage of c.storages)
-		parts.push(`## Growth probe, ${storage} storage`, "", growthTable(results, storage), "");
+		parts.push(
+			`## Growth probe, ${storage} storage`,
+			"",
+			growthTable(results, storage),
+			"",
+		);
 	parts.push(
 		"## Alarm probe",
 		"",
@@ -400,7 +509,9 @@ export function markdown(results) {
 export function chart(results) {
 	const impls = IMPLS.filter((i) => results.config.impls.includes(i));
 	const { phases, concs, storages } = results.config;
-	const values = results.throughput.filter((t) => t.supported && t.median > 0).map((t) => t.median);
+	const values = results.throughput
+		.filter((t) => t.supported && t.median > 0)
+		.map((t) => t.median);
 	const lo = 10 ** Math.floor(Math.log10(Math.min(...values)));
 	const hi = 10 ** Math.ceil(Math.log10(Math.max(...values)));
 	const bar = 7;
@@ -414,7 +525,8 @@ export function chart(results) {
 	const height = top + storages.length * panelH + 24;
 	const x = (v) => (Math.log10(v / lo) / Math.log10(hi / lo)) * plotW;
 	const esc = (s) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;");
-	const tick = (t) => (t >= 1e6 ? `${t / 1e6}M` : t >= 1e3 ? `${t / 1e3}k` : String(t));
+	const tick = (t) =>
+		t >= 1e6 ? `${t / 1e6}M` : t >= 1e3 ? `${t / 1e3}k` : String(t);
 	const out = [
 		`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`,
 		`<rect width="100%" height="100%" fill="white"/>`,
@@ -455,7 +567,10 @@ export function chart(results) {
 						out.push(
 							`<rect x="${x0}" y="${y}" width="${Math.max(1, x(c.median)).toFixed(1)}" height="${bar - 1}" fill="${COLOR[impl]}"><title>${esc(LABEL[impl])}: ${int(c.median)} ops/s</title></rect>`,
 						);
-					else out.push(`<text x="${x0 + 2}" y="${y + bar - 1}" font-size="7" fill="#868e96">n/a</text>`);
+					else
+						out.push(
+							`<text x="${x0 + 2}" y="${y + bar - 1}" font-size="7" fill="#868e96">n/a</text>`,
+						);
 				});
 			});
 		});
@@ -469,7 +584,10 @@ export function chart(results) {
 
 export function writeReport(results, dir) {
 	results.targets = targets(results);
-	writeFileSync(path.join(dir, "results.json"), `${JSON.stringify(results, null, "\t")}\n`);
+	writeFileSync(
+		path.join(dir, "results.json"),
+		`${JSON.stringify(results, null, "\t")}\n`,
+	);
 	writeFileSync(path.join(dir, "results.md"), `${markdown(results)}\n`);
 	writeFileSync(path.join(dir, "chart.svg"), `${chart(results)}\n`);
 }

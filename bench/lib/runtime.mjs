@@ -41,7 +41,10 @@ const packageUnderTest = {
 export async function bundle(entry, name) {
 	const out = path.join(benchRoot, ".build", name);
 	mkdirSync(out, { recursive: true });
-	copyFileSync(path.join(wasmDir, "index_bg.wasm"), path.join(out, "index_bg.wasm"));
+	copyFileSync(
+		path.join(wasmDir, "index_bg.wasm"),
+		path.join(out, "index_bg.wasm"),
+	);
 	await build({
 		entryPoints: [entry],
 		outfile: path.join(out, "worker.js"),
@@ -67,7 +70,10 @@ export async function bundle(entry, name) {
 export const COMPATIBILITY_DATE = "2026-02-24";
 
 /** Starts the runtime on a bundle folder with the given objects. */
-export async function start(folder, { persist, durableObjects, bindings = {} }) {
+export async function start(
+	folder,
+	{ persist, durableObjects, bindings = {} },
+) {
 	const mf = new Miniflare({
 		modules: true,
 		modulesRoot: folder,

@@ -19,13 +19,13 @@ import { countingNamespace } from "./count.js";
 import { MESSAGE, PHASES, runBatch, runNoopBatch, supports } from "./phases.js";
 import { alarmProbeWrites, chatMessages } from "./probes.js";
 
-export { ChatStateDO };
 export {
 	BenchAgentParent,
 	BenchStateAgent,
 	NoopDO,
 	OriginalStateDO,
 } from "./peers.js";
+export { ChatStateDO };
 
 /** Adapters by implementation and object name, with their calls per object. */
 const adapters = new Map();
@@ -157,7 +157,11 @@ async function scale(env, { routing, name, channels, messages, seq }) {
 		Array.from({ length: channels }, async (_, ch) => {
 			for (let m = 0; m < messages; m++) {
 				const thread = `web:C${ch}:T${m % 4}`;
-				await state.setIfNotExists(`dedupe:web:${seq}-${ch}-${m}`, true, 600_000);
+				await state.setIfNotExists(
+					`dedupe:web:${seq}-${ch}-${m}`,
+					true,
+					600_000,
+				);
 				await state.appendToList(`msg-history:${thread}`, MESSAGE, {
 					maxLength: 100,
 					ttlMs: 604_800_000,
@@ -193,9 +197,12 @@ export const ANATOMY = {
 	jsRead: (env) => env.NOOP.getByName("anatomy").read("k"),
 	jsReadInTransaction: (env) =>
 		env.NOOP.getByName("anatomy").readInTransaction("k"),
-	originalRpc: (env) => env.ORIGINAL.getByName("anatomy").isSubscribed("bench:C1:T0"),
+	originalRpc: (env) =>
+		env.ORIGINAL.getByName("anatomy").isSubscribed("bench:C1:T0"),
 	originalClient: async (env) =>
-		(await connected(env, "original", "anatomy")).state.isSubscribed("bench:C1:T0"),
+		(await connected(env, "original", "anatomy")).state.isSubscribed(
+			"bench:C1:T0",
+		),
 	oursCall: (env) => env.OURS.getByName("anatomy").call(ENVELOPE),
 	oursClient: async (env) =>
 		(await connected(env, "ours", "anatomy")).state.isSubscribed("bench:C1:T0"),
@@ -206,7 +213,11 @@ export const ANATOMY = {
 		env.ORIGINAL.getByName("anatomy").subscribe(`bench:C1:A${i}`),
 	oursSubscribeCall: (env, i) =>
 		env.OURS.getByName("anatomy").call(
-			JSON.stringify({ v: 1, op: "subscribe", args: { threadId: `bench:C1:A${i}` } }),
+			JSON.stringify({
+				v: 1,
+				op: "subscribe",
+				args: { threadId: `bench:C1:A${i}` },
+			}),
 		),
 };
 

@@ -121,7 +121,10 @@ export class BenchAgentParent extends Agent {
 
 	state() {
 		if (!this.#state) {
-			this.#state = createChatSdkState({ parent: this, agent: BenchStateAgent });
+			this.#state = createChatSdkState({
+				parent: this,
+				agent: BenchStateAgent,
+			});
 			this.#state.connect();
 		}
 		return this.#state;
@@ -141,7 +144,12 @@ export class BenchAgentParent extends Agent {
 		total.parent = { ...total, counts: undefined };
 		for (const stub of this.#facets.values()) {
 			const s = await stub.benchStats();
-			for (const k of ["statements", "rowsRead", "rowsWritten", "setAlarmCalls"])
+			for (const k of [
+				"statements",
+				"rowsRead",
+				"rowsWritten",
+				"setAlarmCalls",
+			])
 				total[k] += s[k];
 			for (const [k, v] of Object.entries(s.counts))
 				total.counts[k] = (total.counts[k] ?? 0) + v;
@@ -191,8 +199,9 @@ export class NoopDO extends DurableObject {
 	}
 
 	read(key) {
-		return this.ctx.storage.sql.exec("SELECT v FROM t WHERE k = ?", key).toArray()
-			.length;
+		return this.ctx.storage.sql
+			.exec("SELECT v FROM t WHERE k = ?", key)
+			.toArray().length;
 	}
 
 	readInTransaction(key) {

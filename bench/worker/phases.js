@@ -86,7 +86,11 @@ export const PHASES = {
 		needs: ["enqueue", "dequeue"],
 		async op(s, c) {
 			const now = Date.now();
-			const entry = { message: MESSAGE, enqueuedAt: now, expiresAt: now + 90_000 };
+			const entry = {
+				message: MESSAGE,
+				enqueuedAt: now,
+				expiresAt: now + 90_000,
+			};
 			await s.enqueue(thread(c), entry, 10);
 			check((await s.dequeue(thread(c))) !== null, "dequeue returned null");
 		},
@@ -117,7 +121,10 @@ export const PHASES = {
 			await PHASES.append.prepare(s, conc);
 		},
 		async op(s, c) {
-			check((await s.getList(historyKey(c))).length === 50, "list is not 50 long");
+			check(
+				(await s.getList(historyKey(c))).length === 50,
+				"list is not 50 long",
+			);
 		},
 	},
 	subscribe: {

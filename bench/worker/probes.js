@@ -55,7 +55,10 @@ async function chatFor(state) {
 			userName: "bot",
 			logger,
 			adapters: {
-				web: createWebAdapter({ userName: "bot", getUser: () => ({ id: "u1" }) }),
+				web: createWebAdapter({
+					userName: "bot",
+					getUser: () => ({ id: "u1" }),
+				}),
 			},
 			state: countingAdapter(state, counts),
 			concurrency: { strategy: "drop" },
