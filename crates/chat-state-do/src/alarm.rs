@@ -24,7 +24,7 @@ use serde::Deserialize;
 use serde_json::json;
 use worker::ScheduledTime;
 
-use crate::object::ChatStateDO;
+use crate::object::Shard;
 
 /// The last instant a JavaScript `Date` can hold.
 const MAX_DATE_MS: i64 = 8_640_000_000_000_000;
@@ -74,7 +74,7 @@ impl Alarm {
         }
     }
 
-    async fn armed(&self, obj: &ChatStateDO) -> Result<Option<i64>> {
+    async fn armed(&self, obj: &Shard) -> Result<Option<i64>> {
         if let Armed::Known(at) = self.armed.get() {
             return Ok(at);
         }
@@ -88,7 +88,7 @@ impl Alarm {
         Ok(at)
     }
 
-    async fn set(&self, obj: &ChatStateDO, at: i64) -> Result<()> {
+    async fn set(&self, obj: &Shard, at: i64) -> Result<()> {
         // A JavaScript Date ends at 8.64e15 ms (year 275760); expiries may
         // saturate later than that.
         let real = obj.clock.to_real(at).min(MAX_DATE_MS);
@@ -105,15 +105,28 @@ impl Alarm {
         Ok(())
     }
 
+    /// Whether a call that stored `expiry` has alarm work to do: the
+    /// once-per-wake repair, reading the armed time, or moving it earlier.
+    pub(crate) fn needs_work(&self, expiry: Option<i64>) -> bool {
+        if !self.repaired.get() {
+            return true;
+        }
+        let Some(e) = expiry else { return false };
+        match self.armed.get() {
+            Armed::Known(Some(at)) => at > e.saturating_add(self.window_ms),
+            _ => true,
+        }
+    }
+
     /// After a committed call that stored `expiry`: arm if nothing armed
     /// covers it.
-    pub(crate) async fn after_call(&self, obj: &ChatStateDO, expiry: Option<i64>) {
+    pub(crate) async fn after_call(&self, obj: &Shard, expiry: Option<i64>) {
         if let Err(error) = self.try_after_call(obj, expiry).await {
             worker::console_error!("chat-state: arming the cleanup alarm failed: {error}");
         }
     }
 
-    async fn try_after_call(&self, obj: &ChatStateDO, expiry: Option<i64>) -> Result<()> {
+    async fn try_after_call(&self, obj: &Shard, expiry: Option<i64>) -> Result<()> {
         let mut target = expiry.map(|e| e.saturating_add(self.window_ms));
         if target.is_none() && self.repaired.get() {
             return Ok(());
@@ -141,7 +154,7 @@ impl Alarm {
     }
 
     /// The alarm handler.
-    pub(crate) async fn fired(&self, obj: &ChatStateDO) {
+    pub(crate) async fn fired(&self, obj: &Shard) {
         self.armed.set(Armed::Known(None));
         self.runs.set(self.runs.get() + 1);
         let now = obj.engine.now();
@@ -175,7 +188,7 @@ impl Alarm {
         }
     }
 
-    fn purge(&self, obj: &ChatStateDO, now: i64, batch: u32) -> Result<Purge> {
+    fn purge(&self, obj: &Shard, now: i64, batch: u32) -> Result<Purge> {
         if self.fail_next.get() > 0 {
             self.fail_next.set(self.fail_next.get() - 1);
             return Err(Error::storage(
@@ -230,7 +243,7 @@ const COUNTS: &[(&str, &str)] = &[
 /// Operations for tests and the inspector: `inspect`, `test.now`,
 /// `test.advance`, `test.purge`, `test.writeRaw`, `test.seed`,
 /// `test.failAlarm`.
-pub(crate) async fn host_op(obj: &ChatStateDO, request: &str) -> Result<String> {
+pub(crate) async fn host_op(obj: &Shard, request: &str) -> Result<String> {
     let req: HookRequest = serde_json::from_str(request).map_err(|e| Error::Protocol {
         message: format!("bad test hook request: {e}"),
     })?;
