@@ -1,11 +1,11 @@
-//! [`SqlConn`] over a rusqlite transaction, with statement counters.
+//! [`SqlConn`] over a rusqlite connection, with statement counters.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chat_state::sql::{Cell, Param, Row, SqlConn};
 use chat_state::{Error, Result};
 use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
-use rusqlite::{StatementStatus, ToSql, Transaction};
+use rusqlite::{Connection, StatementStatus, ToSql};
 
 /// Work done by the statements an adapter ran, summed since it was created.
 ///
@@ -79,16 +79,38 @@ pub(crate) fn storage_error(operation: &'static str, err: rusqlite::Error) -> Er
     }
 }
 
-/// One engine call's view of the database: the open transaction.
-pub(crate) struct TxConn<'a> {
-    pub(crate) tx: &'a Transaction<'a>,
-    pub(crate) counters: &'a Counters,
+/// The engine's [`SqlConn`] over a rusqlite connection.
+///
+/// Statements run in whatever transaction the connection is in: pass a
+/// `rusqlite::Transaction` (it dereferences to a connection) to make an
+/// engine call atomic. Prepared statements are cached on the connection.
+pub struct Conn<'a> {
+    conn: &'a Connection,
+    counters: Option<&'a Counters>,
 }
 
-impl SqlConn for TxConn<'_> {
+impl<'a> Conn<'a> {
+    /// A view of `conn` for the engine, e.g. for tools and tests that run
+    /// [`chat_state::Engine`] or [`chat_state::wire::dispatch`] directly.
+    pub fn new(conn: &'a Connection) -> Self {
+        Self {
+            conn,
+            counters: None,
+        }
+    }
+
+    pub(crate) fn counted(conn: &'a Connection, counters: &'a Counters) -> Self {
+        Self {
+            conn,
+            counters: Some(counters),
+        }
+    }
+}
+
+impl SqlConn for Conn<'_> {
     fn query(&mut self, sql: &'static str, params: &[Param<'_>]) -> Result<Vec<Row>> {
         let fail = |e| storage_error("statement", e);
-        let mut stmt = self.tx.prepare_cached(sql).map_err(fail)?;
+        let mut stmt = self.conn.prepare_cached(sql).map_err(fail)?;
         let binds: Vec<Bind<'_>> = params.iter().copied().map(Bind).collect();
         let columns = stmt.column_count();
         let mut out = Vec::new();
@@ -104,16 +126,17 @@ impl SqlConn for TxConn<'_> {
                 out.push(cells);
             }
         }
-        let c = self.counters;
-        c.statements.fetch_add(1, Ordering::Relaxed);
-        c.rows_returned
-            .fetch_add(out.len() as u64, Ordering::Relaxed);
-        let steps = stmt.reset_status(StatementStatus::VmStep);
-        let scans = stmt.reset_status(StatementStatus::FullscanStep);
-        c.vm_steps
-            .fetch_add(u64::try_from(steps).unwrap_or(0), Ordering::Relaxed);
-        c.fullscan_steps
-            .fetch_add(u64::try_from(scans).unwrap_or(0), Ordering::Relaxed);
+        if let Some(c) = self.counters {
+            c.statements.fetch_add(1, Ordering::Relaxed);
+            c.rows_returned
+                .fetch_add(out.len() as u64, Ordering::Relaxed);
+            let steps = stmt.reset_status(StatementStatus::VmStep);
+            let scans = stmt.reset_status(StatementStatus::FullscanStep);
+            c.vm_steps
+                .fetch_add(u64::try_from(steps).unwrap_or(0), Ordering::Relaxed);
+            c.fullscan_steps
+                .fetch_add(u64::try_from(scans).unwrap_or(0), Ordering::Relaxed);
+        }
         Ok(out)
     }
 }

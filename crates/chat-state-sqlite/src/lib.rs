@@ -26,11 +26,13 @@
 //!   cloning; connection handling, the background sweep.
 //! - [`StatementStats`]: how much work the store's statements did, for
 //!   benchmarks and cost tests.
+//! - [`Conn`]: the engine's view of any rusqlite connection, for running
+//!   the engine directly.
 
 mod conn;
 mod state;
 
-pub use conn::StatementStats;
+pub use conn::{Conn, StatementStats};
 pub use state::{Builder, SqliteState};
 
 /// The README's examples, compiled and run as doc tests.

@@ -14,7 +14,7 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info};
 
-use crate::conn::{storage_error, Counters, StatementStats, TxConn};
+use crate::conn::{storage_error, Conn, Counters, StatementStats};
 
 const BACKEND: &str = "SqliteState";
 
@@ -208,10 +208,7 @@ impl SqliteState {
             inner.in_transaction(true, |tx| {
                 let outcome = chat_state::wire::dispatch(
                     &inner.engine,
-                    &mut TxConn {
-                        tx,
-                        counters: &inner.counters,
-                    },
+                    &mut Conn::counted(tx, &inner.counters),
                     &request,
                 );
                 // A failed call is rolled back and answered with its error.
@@ -270,13 +267,7 @@ impl Inner {
         f: impl FnOnce(&Engine, &mut dyn SqlConn) -> Result<T>,
     ) -> Result<T> {
         self.in_transaction(write, |tx| {
-            let value = f(
-                &self.engine,
-                &mut TxConn {
-                    tx,
-                    counters: &self.counters,
-                },
-            )?;
+            let value = f(&self.engine, &mut Conn::counted(tx, &self.counters))?;
             Ok((value, true))
         })
     }
@@ -341,10 +332,8 @@ impl Inner {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(|e| storage_error("migrate", e))?;
-            self.engine.migrate(&mut TxConn {
-                tx: &tx,
-                counters: &self.counters,
-            })?;
+            self.engine
+                .migrate(&mut Conn::counted(&tx, &self.counters))?;
             tx.commit().map_err(|e| storage_error("migrate", e))
         })();
         if let Err(error) = migrated {

@@ -20,12 +20,10 @@ use std::fs;
 use std::path::Path;
 use std::sync::Arc;
 
-use chat_state::sql::{Cell, Param, Row, SqlConn};
-use chat_state::{
-    Engine, Error, ListOptions, ManualClock, QueueEntry, RawQueueEntry, StateAdapter,
-};
-use chat_state_sqlite::{SqliteState, StatementStats};
-use rusqlite::types::{Value as SqlValue, ValueRef};
+use chat_state::sql::{Param, Row, SqlConn};
+use chat_state::{Engine, ListOptions, ManualClock, QueueEntry, RawQueueEntry, StateAdapter};
+use chat_state_sqlite::{Conn, SqliteState, StatementStats};
+use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection};
 use serde_json::json;
 
@@ -137,35 +135,12 @@ fn to_value(param: &Param<'_>) -> SqlValue {
     }
 }
 
-fn to_cell(value: ValueRef<'_>) -> Cell {
-    match value {
-        ValueRef::Null => Cell::Null,
-        ValueRef::Integer(v) => Cell::Int(v),
-        ValueRef::Real(v) => Cell::Real(v),
-        ValueRef::Text(t) => Cell::Text(String::from_utf8_lossy(t).into_owned()),
-        ValueRef::Blob(b) => Cell::Blob(b.to_vec()),
-    }
-}
-
 impl SqlConn for Recorder {
     fn query(&mut self, sql: &'static str, params: &[Param<'_>]) -> chat_state::Result<Vec<Row>> {
-        let values: Vec<SqlValue> = params.iter().map(to_value).collect();
         if !self.seen.iter().any(|(known, _)| *known == sql) {
-            self.seen.push((sql, values.clone()));
+            self.seen.push((sql, params.iter().map(to_value).collect()));
         }
-        let fail = |e: rusqlite::Error| Error::storage("recorder", e);
-        let mut stmt = self.conn.prepare_cached(sql).map_err(fail)?;
-        let columns = stmt.column_count();
-        let mut rows = stmt.query(params_from_iter(values.iter())).map_err(fail)?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().map_err(fail)? {
-            let mut cells = Vec::with_capacity(columns);
-            for i in 0..columns {
-                cells.push(to_cell(row.get_ref(i).map_err(fail)?));
-            }
-            out.push(cells);
-        }
-        Ok(out)
+        Conn::new(&self.conn).query(sql, params)
     }
 }
 

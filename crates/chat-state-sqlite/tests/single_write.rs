@@ -5,25 +5,13 @@
 
 use std::sync::Arc;
 
-use chat_state::sql::{Cell, Param, Row, SqlConn};
+use chat_state::sql::{Param, Row, SqlConn};
 use chat_state::{wire, Engine, ManualClock};
-use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
-use rusqlite::{Connection, ToSql};
+use chat_state_sqlite::Conn;
+use rusqlite::Connection;
 use serde_json::json;
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
-
-struct Bind<'a>(Param<'a>);
-
-impl ToSql for Bind<'_> {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(match self.0 {
-            Param::Null => ToSqlOutput::Owned(SqlValue::Null),
-            Param::Int(v) => ToSqlOutput::Owned(SqlValue::Integer(v)),
-            Param::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
-        })
-    }
-}
 
 /// Runs statements on a plain connection and counts those that write.
 struct Counting {
@@ -37,28 +25,7 @@ impl SqlConn for Counting {
         if matches!(head, "INSERT" | "UPDATE" | "DELETE") {
             self.writes += 1;
         }
-        let fail = |e| chat_state::Error::storage("test", e);
-        let mut stmt = self.conn.prepare_cached(sql).map_err(fail)?;
-        let binds: Vec<Bind<'_>> = params.iter().copied().map(Bind).collect();
-        let columns = stmt.column_count();
-        let mut rows = stmt
-            .query(rusqlite::params_from_iter(binds.iter()))
-            .map_err(fail)?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().map_err(fail)? {
-            let mut cells = Vec::new();
-            for i in 0..columns {
-                cells.push(match row.get_ref(i).map_err(fail)? {
-                    ValueRef::Null => Cell::Null,
-                    ValueRef::Integer(v) => Cell::Int(v),
-                    ValueRef::Real(v) => Cell::Real(v),
-                    ValueRef::Text(t) => Cell::Text(String::from_utf8_lossy(t).into_owned()),
-                    ValueRef::Blob(b) => Cell::Blob(b.to_vec()),
-                });
-            }
-            out.push(cells);
-        }
-        Ok(out)
+        Conn::new(&self.conn).query(sql, params)
     }
 }
 
