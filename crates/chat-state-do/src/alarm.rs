@@ -9,9 +9,10 @@
 //!   `setAlarm` only when the armed time is missing or later than its
 //!   expiry plus `G`. The armed time is kept in memory, loaded with
 //!   `getAlarm` once per wake.
-//! - On the first call after a wake with no alarm armed, the earliest
-//!   expiry is taken from the expiry indexes once and armed for: this
-//!   repairs a `setAlarm` that failed after its call committed.
+//! - On the first call after a wake, and on the next call after a failed
+//!   `setAlarm`, the earliest expiry is taken from the expiry indexes and
+//!   armed for if the armed time is later: this repairs a `setAlarm` that
+//!   failed after its call committed.
 //! - The handler purges due rows in bounded batches, then re-arms for what
 //!   remains (soon, if the batch bound was hit). If the purge fails it
 //!   re-arms with capped exponential backoff instead of throwing, so the
@@ -59,6 +60,8 @@ pub(crate) struct Alarm {
     pub(crate) set_calls: Cell<u64>,
     /// Test-only: how many of the next runs fail on purpose.
     fail_next: Cell<u32>,
+    /// Test-only: how many of the next `setAlarm` calls fail on purpose.
+    fail_set: Cell<u32>,
 }
 
 impl Alarm {
@@ -71,6 +74,7 @@ impl Alarm {
             runs: Cell::new(0),
             set_calls: Cell::new(0),
             fail_next: Cell::new(0),
+            fail_set: Cell::new(0),
         }
     }
 
@@ -94,12 +98,25 @@ impl Alarm {
         let real = obj.clock.to_real(at).min(MAX_DATE_MS);
         let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(real as f64));
         // Forget the armed time first: if setAlarm fails, the next call
-        // reads it again.
+        // reads it again and repairs from the expiry indexes, so an expiry
+        // whose arming failed is still covered.
         self.armed.set(Armed::Unknown);
-        obj.storage()
-            .set_alarm(ScheduledTime::new(date))
-            .await
-            .map_err(|e| crate::sql::storage_error("setAlarm", e))?;
+        let result = if self.fail_set.get() > 0 {
+            self.fail_set.set(self.fail_set.get() - 1);
+            Err(Error::storage(
+                "setAlarm",
+                "failure injected by test.failSetAlarm",
+            ))
+        } else {
+            obj.storage()
+                .set_alarm(ScheduledTime::new(date))
+                .await
+                .map_err(|e| crate::sql::storage_error("setAlarm", e))
+        };
+        if let Err(error) = result {
+            self.repaired.set(false);
+            return Err(error);
+        }
         self.armed.set(Armed::Known(Some(at)));
         self.set_calls.set(self.set_calls.get() + 1);
         Ok(())
@@ -133,19 +150,20 @@ impl Alarm {
         }
         let armed = self.armed(obj).await?;
         if !self.repaired.get() {
+            // Once per wake, and again after a failed setAlarm: whatever is
+            // armed (or not) may miss an expiry whose arming failed, so take
+            // the earliest expiry from the indexes (one seek per table).
             self.repaired.set(true);
-            if armed.is_none() {
-                let (next, cost) = obj.transaction({
-                    let engine = obj.engine.clone();
-                    move |conn| (engine.next_expiry(conn), true)
-                })?;
-                obj.count(cost);
-                let repair = next?.map(|e| e.saturating_add(self.window_ms));
-                target = match (target, repair) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
-            }
+            let (next, cost) = obj.transaction({
+                let engine = obj.engine.clone();
+                move |conn| (engine.next_expiry(conn), true)
+            })?;
+            obj.count(cost);
+            let repair = next?.map(|e| e.saturating_add(self.window_ms));
+            target = match (target, repair) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
         }
         match target {
             Some(t) if armed.is_none_or(|a| a > t) => self.set(obj, t).await,
@@ -242,7 +260,7 @@ const COUNTS: &[(&str, &str)] = &[
 
 /// Operations for tests and the inspector: `inspect`, `test.now`,
 /// `test.advance`, `test.purge`, `test.writeRaw`, `test.seed`,
-/// `test.failAlarm`.
+/// `test.failAlarm`, `test.failSetAlarm`.
 pub(crate) async fn host_op(obj: &Shard, request: &str) -> Result<String> {
     let req: HookRequest = serde_json::from_str(request).map_err(|e| Error::Protocol {
         message: format!("bad test hook request: {e}"),
@@ -275,6 +293,12 @@ pub(crate) async fn host_op(obj: &Shard, request: &str) -> Result<String> {
             })?;
             result?;
             Ok(ok(json!(count)))
+        }
+        "test.failSetAlarm" => {
+            obj.alarm
+                .fail_set
+                .set(u32::try_from(arg_i64(args, "times")?).unwrap_or(0));
+            Ok(ok(json!(null)))
         }
         "test.failAlarm" => {
             obj.alarm

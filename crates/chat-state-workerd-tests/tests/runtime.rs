@@ -497,3 +497,62 @@ fn later_writes_never_push_the_alarm_past_an_overdue_expiry() -> TestResult {
 
 /// Slack for the runtime's coarse clock.
 const SLACK_MS: i64 = 20;
+
+#[test]
+fn a_failed_set_alarm_fails_no_call_and_is_repaired() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let rt = Runtime::start(dir.path(), 100)?;
+    let obj = "set-alarm-fails";
+    // Arm once so the wake-time repair is done, then let the next arming fail.
+    rt.call(
+        obj,
+        "set",
+        json!({"key": "warm", "value": "1", "ttlMs": 3_600_000}),
+    )?;
+    rt.call(obj, "test.failSetAlarm", json!({"times": 1}))?;
+    // This write's expiry is earlier than the armed alarm, so it must arm,
+    // and that fails: the call still succeeds and its effect is kept.
+    rt.call(
+        obj,
+        "set",
+        json!({"key": "short", "value": "1", "ttlMs": 200}),
+    )?;
+    assert_eq!(rt.call(obj, "get", json!({"key": "short"}))?, json!("1"));
+    let lock = rt.call(
+        obj,
+        "acquireLock",
+        json!({"threadId": "t", "ttlMs": 30_000}),
+    )?;
+    assert!(lock["token"].is_string());
+    assert_eq!(
+        rt.call(
+            obj,
+            "acquireLock",
+            json!({"threadId": "t", "ttlMs": 30_000})
+        )?,
+        Value::Null
+    );
+    // The next write, with a later expiry, repairs from the expiry indexes
+    // and arms for the short key, not for its own.
+    rt.call(
+        obj,
+        "set",
+        json!({"key": "later", "value": "1", "ttlMs": 600_000}),
+    )?;
+    let state = inspect(&rt, obj)?;
+    let at = state["alarmAt"]
+        .as_i64()
+        .ok_or("no alarm after the repair")?;
+    assert!(
+        at <= state["now"].as_i64().unwrap_or(0) + 200 + 100 + SLACK_MS,
+        "{state}"
+    );
+    let state = wait_for(&rt, obj, Duration::from_secs(3), |s| {
+        s["counts"]["cacheKeys"] == 2
+    })?;
+    assert_eq!(
+        state["counts"]["cacheKeys"], 2,
+        "the short key was never reclaimed: {state}"
+    );
+    Ok(())
+}
