@@ -245,41 +245,27 @@ impl Workerd {
             .await
             .map_err(|e| Error::storage("http", e))?
     }
-}
 
-impl Harness for Workerd {
-    type Adapter = WireClient<Http>;
+    // The clock, raw-write and sweep hooks of one object, shared by both
+    // harnesses: they differ only in the client they put in front of it.
 
-    async fn fresh(&self) -> Self::Adapter {
-        let http = Http {
-            runtime: self.runtime.clone(),
-            object: format!("conformance-{}", uuid::Uuid::new_v4()),
-        };
-        // Freeze the object's clock before the first call, so that time
-        // moves only when a case advances it.
-        self.hook(http.object(), "test.now", json!({}))
-            .await
-            .expect("the object freezes its clock");
-        WireClient::new(http, "workerd")
-    }
-
-    async fn now(&self, a: &Self::Adapter) -> i64 {
-        self.hook(a.transport().object(), "test.now", json!({}))
+    async fn object_now(&self, object: &str) -> i64 {
+        self.hook(object, "test.now", json!({}))
             .await
             .ok()
             .and_then(|v| v.as_i64())
             .expect("the object reports its time")
     }
 
-    async fn advance(&self, a: &Self::Adapter, ms: i64) {
-        self.hook(a.transport().object(), "test.advance", json!({"ms": ms}))
+    async fn object_advance(&self, object: &str, ms: i64) {
+        self.hook(object, "test.advance", json!({"ms": ms}))
             .await
             .expect("the object moves its clock");
     }
 
-    async fn write_raw(
+    async fn object_write_raw(
         &self,
-        a: &Self::Adapter,
+        object: &str,
         store: RawStore,
         key: &str,
         text: &str,
@@ -290,7 +276,7 @@ impl Harness for Workerd {
             RawStore::Queue => "queue",
         };
         self.hook(
-            a.transport().object(),
+            object,
             "test.writeRaw",
             json!({"store": store, "key": key, "text": text}),
         )
@@ -298,15 +284,51 @@ impl Harness for Workerd {
         Ok(())
     }
 
-    async fn purge(&self, a: &Self::Adapter) -> Result<Purge> {
-        let v = self
-            .hook(a.transport().object(), "test.purge", json!({}))
-            .await?;
+    async fn object_purge(&self, object: &str) -> Result<Purge> {
+        let v = self.hook(object, "test.purge", json!({})).await?;
         Ok(Purge {
             deleted: v["deleted"].as_u64().unwrap_or(0),
             more_due: v["moreDue"].as_bool().unwrap_or(false),
             next_expiry: v["nextExpiry"].as_i64(),
         })
+    }
+}
+
+impl Harness for Workerd {
+    type Adapter = WireClient<Http>;
+
+    async fn fresh(&self) -> Self::Adapter {
+        let http = Http {
+            runtime: self.runtime.clone(),
+            object: format!("conformance-{}", uuid::Uuid::new_v4()),
+        };
+        // Reading the clock freezes it before the first call, so that time
+        // moves only when a case advances it.
+        self.object_now(http.object()).await;
+        WireClient::new(http, "workerd")
+    }
+
+    async fn now(&self, a: &Self::Adapter) -> i64 {
+        self.object_now(a.transport().object()).await
+    }
+
+    async fn advance(&self, a: &Self::Adapter, ms: i64) {
+        self.object_advance(a.transport().object(), ms).await;
+    }
+
+    async fn write_raw(
+        &self,
+        a: &Self::Adapter,
+        store: RawStore,
+        key: &str,
+        text: &str,
+    ) -> TestResult {
+        self.object_write_raw(a.transport().object(), store, key, text)
+            .await
+    }
+
+    async fn purge(&self, a: &Self::Adapter) -> Result<Purge> {
+        self.object_purge(a.transport().object()).await
     }
 }
 
@@ -454,10 +476,8 @@ impl Harness for PackageHarness {
 
     async fn fresh(&self) -> Package {
         let object = format!("package-{}", uuid::Uuid::new_v4());
-        self.inner
-            .hook(&object, "test.now", json!({}))
-            .await
-            .expect("the object freezes its clock");
+        // Freezes the object's clock, as for the direct harness.
+        self.inner.object_now(&object).await;
         Package {
             runtime: self.inner.runtime.clone(),
             object,
@@ -465,43 +485,20 @@ impl Harness for PackageHarness {
     }
 
     async fn now(&self, a: &Package) -> i64 {
-        self.inner
-            .hook(&a.object, "test.now", json!({}))
-            .await
-            .ok()
-            .and_then(|v| v.as_i64())
-            .expect("the object reports its time")
+        self.inner.object_now(&a.object).await
     }
 
     async fn advance(&self, a: &Package, ms: i64) {
-        self.inner
-            .hook(&a.object, "test.advance", json!({"ms": ms}))
-            .await
-            .expect("the object moves its clock");
+        self.inner.object_advance(&a.object, ms).await;
     }
 
     async fn write_raw(&self, a: &Package, store: RawStore, key: &str, text: &str) -> TestResult {
-        let store = match store {
-            RawStore::Cache => "cache",
-            RawStore::List => "list",
-            RawStore::Queue => "queue",
-        };
         self.inner
-            .hook(
-                &a.object,
-                "test.writeRaw",
-                json!({"store": store, "key": key, "text": text}),
-            )
-            .await?;
-        Ok(())
+            .object_write_raw(&a.object, store, key, text)
+            .await
     }
 
     async fn purge(&self, a: &Package) -> Result<Purge> {
-        let v = self.inner.hook(&a.object, "test.purge", json!({})).await?;
-        Ok(Purge {
-            deleted: v["deleted"].as_u64().unwrap_or(0),
-            more_due: v["moreDue"].as_bool().unwrap_or(false),
-            next_expiry: v["nextExpiry"].as_i64(),
-        })
+        self.inner.object_purge(&a.object).await
     }
 }
